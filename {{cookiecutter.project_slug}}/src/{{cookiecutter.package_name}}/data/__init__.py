@@ -1,0 +1,1 @@
+"""The data pipeline: raw (validated) -> refined (clean Parquet) -> curated (features, split)."""

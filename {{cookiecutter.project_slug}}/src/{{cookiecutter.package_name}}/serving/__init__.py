@@ -1,0 +1,1 @@
+"""Serving: predictions from a registered model, for people, batch jobs and (soon) an API."""

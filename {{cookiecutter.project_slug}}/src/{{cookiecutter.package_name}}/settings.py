@@ -1,0 +1,50 @@
+"""Typed settings: one place for every knob, overridable from the environment.
+
+Each field can be set with an environment variable named `{{ cookiecutter.package_name | upper }}_<FIELD>`
+(for example `{{ cookiecutter.package_name | upper }}_TEST_SIZE=0.3`). Paths are relative to the working
+directory, which is the project root for `make` targets and the code folder in Azure ML jobs.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Settings(BaseSettings):
+    """Settings of the data, training and registry steps."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="{{ cookiecutter.package_name | upper }}_", extra="forbid", frozen=True
+    )
+
+    raw_dir: Path = Path("data/raw")
+    refined_dir: Path = Path("data/refined")
+    curated_dir: Path = Path("data/curated")
+
+    # The embedded default. Inside an Azure ML job, MLFLOW_TRACKING_URI is set by the platform
+    # and always wins (see tracking.configure_tracking).
+    tracking_uri: str = "sqlite:///mlruns.db"
+    experiment_name: str = "{{ cookiecutter.project_slug }}"
+    model_name: str = "{{ cookiecutter.__model_name }}"
+
+    seed: int = 42
+    test_size: Fraction = 0.2
+    n_estimators: int = Field(default=200, ge=1)
+    max_depth: int | None = Field(default=None, ge=1)
+    min_samples_leaf: int = Field(default=1, ge=1)
+
+    # The quality gate: the macro F1 score on the test set must beat the naive baseline by this
+    # margin, and may not fall below the current champion's by more than the tolerance.
+    min_gain_over_baseline: float = Field(default=0.1, ge=0)
+    champion_tolerance: float = Field(default=0.0, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The training pipeline: train -> evaluate -> quality gate -> register."""

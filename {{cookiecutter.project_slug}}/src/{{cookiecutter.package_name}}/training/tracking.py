@@ -1,0 +1,51 @@
+"""Where MLflow writes, and the lineage every run carries."""
+
+import os
+import subprocess
+
+import mlflow
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+def in_azureml_job() -> bool:
+    """Azure ML jobs come with their own MLflow run, experiment and tracking server."""
+    return "AZUREML_RUN_ID" in os.environ
+
+
+def configure_tracking(settings: Settings) -> str:
+    """Use the platform's tracking server when there is one, else the embedded default.
+
+    An explicit MLFLOW_TRACKING_URI (set by Azure ML inside a job, or by you) is never overridden.
+    """
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        mlflow.set_tracking_uri(settings.tracking_uri)
+    if not in_azureml_job():
+        mlflow.set_experiment(settings.experiment_name)
+    return mlflow.get_tracking_uri()
+
+
+def git_tags() -> dict[str, str]:
+    """The commit the code came from, and whether the working tree had uncommitted changes."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return {}  # not a git checkout: Azure ML records the snapshot's commit itself
+    return {"mlflow.source.git.commit": commit, "git.dirty": str(dirty).lower()}
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
+def load_model(model_uri: str) -> Pipeline:
+    """Load a model this project logged (`runs:/...`, `models:/name@alias` or a folder).
+
+    Loading a pickled model runs code from the artifact, so MLflow refuses unless told that the
+    source is trusted; the registry here only holds models this pipeline trained.
+    """
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    return mlflow.sklearn.load_model(model_uri)

@@ -1,0 +1,92 @@
+"""Training: fit the pipeline on the curated train set and log everything to one MLflow run."""
+
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import pandas as pd
+from mlflow.data.pandas_dataset import PandasDataset
+from mlflow.models import infer_signature
+
+from {{ cookiecutter.package_name }}.data.layers import TEST_FILE, TRAIN_FILE, read_curated
+from {{ cookiecutter.package_name }}.data.schemas import FEATURES, TARGET
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.training.evaluate import baseline_score, evaluate
+from {{ cookiecutter.package_name }}.training.model import build_model, model_params
+from {{ cookiecutter.package_name }}.training.tracking import configure_tracking, git_tags
+
+CANDIDATE_FILE = "candidate.json"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained model waiting for the gate: where it is logged and how it scored."""
+
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+
+    def save(self, model_dir: Path) -> Path:
+        """Hand the candidate to the register step (the next Azure ML job, or the next call)."""
+        model_dir.mkdir(parents=True, exist_ok=True)
+        path = model_dir / CANDIDATE_FILE
+        path.write_text(json.dumps(asdict(self), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "Candidate":
+        path = Path(model_dir) / CANDIDATE_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"no trained candidate in {model_dir}: run `train` first")
+        return cls(**json.loads(path.read_text()))
+
+
+def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
+    """Fit, evaluate and log one model, with the lineage that makes it reproducible."""
+    train_df, test_df = read_curated(curated_dir)
+    configure_tracking(settings)
+    with mlflow.start_run() as run:
+        mlflow.set_tags(git_tags())
+        for df, name, context in ((train_df, TRAIN_FILE, "training"), (test_df, TEST_FILE, "testing")):
+            mlflow.log_input(_dataset(df, Path(curated_dir) / name), context=context)
+        mlflow.log_params(model_params(settings))
+
+        x_train = train_df[list(FEATURES)]
+        model = build_model(settings).fit(x_train, train_df[TARGET])
+
+        evaluation = evaluate(model, test_df, seed=settings.seed)
+        mlflow.log_metrics(evaluation.metrics)
+        mlflow.log_metrics(
+            {f"baseline_{k}": v for k, v in baseline_score(train_df, test_df).items()}
+        )
+        for name, figure in evaluation.figures.items():
+            mlflow.log_figure(figure, f"plots/{name}")
+            plt.close(figure)
+
+        example = x_train.dropna().head(3)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(x_train, model.predict(x_train)),
+            input_example=example,
+            # cloudpickle: portable, and loading is gated by MLFLOW_ALLOW_PICKLE_DESERIALIZATION
+            # whatever the format (see tracking.load_model).
+            serialization_format="cloudpickle",
+            # Pinned from this environment; MLflow would otherwise import the model in a
+            # subprocess to guess them, which costs seconds on every run.
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_cloudpickle=True),
+        )
+    candidate = Candidate(run.info.run_id, info.model_uri, evaluation.metrics)
+    candidate.save(Path(model_dir))
+    return candidate
+
+
+def _dataset(df: pd.DataFrame, path: Path) -> PandasDataset:
+    """The dataset with its digest and source, so the run says exactly what it learned from."""
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice and warns that it cannot choose.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        return mlflow.data.from_pandas(df, source=str(path.resolve()), targets=TARGET, name=path.name)
