@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.training.train import Candidate
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+FLOAT_NOISE = 1e-9  # scores are ratios: 0.3 - 0.2 must count as a gain of 0.1
 
 
 class GateFailedError(Exception):
@@ -49,8 +50,8 @@ class Verdict:
 
 def judge(candidate: float, baseline: float, champion: float | None, settings: Settings) -> Verdict:
     """Apply the gate's rules; pure, so that every edge case is tested without MLflow."""
-    beats_baseline = candidate >= baseline + settings.min_gain_over_baseline
-    beats_champion = champion is None or candidate >= champion - settings.champion_tolerance
+    beats_baseline = candidate - baseline >= settings.min_gain_over_baseline - FLOAT_NOISE
+    beats_champion = champion is None or champion - candidate <= settings.champion_tolerance + FLOAT_NOISE
     return Verdict(candidate, baseline, champion, beats_baseline, beats_baseline and beats_champion)
 
 
@@ -89,11 +90,13 @@ def register(settings: Settings, curated_dir: Path, model_dir: Path) -> Registra
             f" ({verdict.explain()}): not registered, no alias changed"
         )
 
-    version = mlflow.register_model(
-        candidate.model_uri,
-        settings.model_name,
-        tags={"run_id": candidate.run_id, "gate.verdict": verdict.explain()},
-    ).version
+    version = str(
+        mlflow.register_model(
+            candidate.model_uri,
+            settings.model_name,
+            tags={"run_id": candidate.run_id, "gate.verdict": verdict.explain()},
+        ).version
+    )
     client.set_registered_model_alias(settings.model_name, CHALLENGER, version)
     if verdict.beats_champion:
         client.set_registered_model_alias(settings.model_name, CHAMPION, version)
@@ -103,7 +106,7 @@ def register(settings: Settings, curated_dir: Path, model_dir: Path) -> Registra
 
 def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(name, alias).version
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as err:
         if err.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None

@@ -1,0 +1,202 @@
+"""Validate every template answer before Cookiecutter writes anything.
+
+Cookiecutter renders this file with Jinja, so the answers arrive as string literals in
+ANSWERS; everything else is plain Python that the unit tests import unrendered.
+A non-zero exit makes Cookiecutter delete the half-created project folder.
+"""
+
+import json
+import keyword
+import re
+import sys
+from collections.abc import Callable
+
+ANSWERS = {
+    "project_name": "{{ cookiecutter.project_name }}",
+    "project_slug": "{{ cookiecutter.project_slug }}",
+    "package_name": "{{ cookiecutter.package_name }}",
+    "author_email": "{{ cookiecutter.author_email }}",
+    "python_version": "{{ cookiecutter.python_version }}",
+    "maturity_level": "{{ cookiecutter.maturity_level }}",
+    "azure_location": "{{ cookiecutter.azure_location }}",
+    "azure_resource_prefix": "{{ cookiecutter.azure_resource_prefix }}",
+    "github_repository": "{{ cookiecutter.github_repository }}",
+    # Raw triple quotes: jsonify output spans lines and contains double quotes.
+    "azure": r"""{{ cookiecutter.__azure | jsonify }}""",
+}
+
+ENVIRONMENTS = ("dev", "uat", "prod")
+
+# `type` became a soft keyword in 3.12; the hook may run on an older Python than the project.
+SOFT_KEYWORDS = frozenset(keyword.softkwlist) | {"type"}
+
+# sys.stdlib_module_names leaves out CPython's own `test` package.
+STDLIB_MODULES = sys.stdlib_module_names | {"test"}
+
+# Import names of the generated project's dependencies: a package with one of these names
+# would be imported in place of the library.
+DEPENDENCY_MODULES = frozenset(
+    {
+        "azure",
+        "fastapi",
+        "matplotlib",
+        "mlflow",
+        "numpy",
+        "pandas",
+        "pandera",
+        "pyarrow",
+        "pydantic",
+        "scipy",
+        "sklearn",
+        "typer",
+    }
+)
+
+
+def _matches(pattern: str) -> Callable[[str], bool]:
+    """Return a check that the whole value matches `pattern`."""
+    compiled = re.compile(pattern)
+    return lambda value: compiled.fullmatch(value) is not None
+
+
+def _one_of(*allowed: str) -> Callable[[str], bool]:
+    """Return a check that the value is one of the offered choices."""
+    return lambda value: value in allowed
+
+
+def _is_github_repository(value: str) -> bool:
+    """Check GitHub's owner/name rules, which the OIDC federated credentials must match."""
+    owner, _, name = value.partition("/")
+    valid_owner = len(owner) <= 39 and re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", owner)
+    valid_name = re.fullmatch(r"[A-Za-z0-9._-]{1,100}", name) and name not in {".", ".."}
+    return bool(valid_owner and valid_name)
+
+
+# A rule is a check and the plain-English requirement it enforces. Only the first failing rule
+# of each answer is reported, so one bad value yields one message.
+Rule = tuple[Callable[[str], bool], str]
+
+ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
+    "project_name": ((lambda value: bool(value.strip()), "must not be empty"),),
+    "project_slug": (
+        (
+            _matches(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]"),
+            (
+                "must be 2-64 lowercase letters, digits and hyphens, starting and ending with a "
+                "letter or digit (it is the repository, distribution and command name)"
+            ),
+        ),
+    ),
+    "package_name": (
+        (
+            str.isidentifier,
+            (
+                "must be a valid Python identifier: letters, digits and underscores, "
+                "not starting with a digit"
+            ),
+        ),
+        (
+            _matches(r"[a-z_][a-z0-9_]*"),
+            "must be lowercase letters, digits and underscores (PEP 8 package names)",
+        ),
+        (
+            lambda value: not keyword.iskeyword(value) and value not in SOFT_KEYWORDS,
+            "must not be a Python keyword or soft keyword: it could not be imported, or would read ambiguously",
+        ),
+        (
+            lambda value: value not in STDLIB_MODULES,
+            "must not be a standard-library module name: it would shadow that module",
+        ),
+        (
+            lambda value: value not in DEPENDENCY_MODULES,
+            (
+                "must not be the import name of a project dependency: "
+                "importing the library would load the project instead"
+            ),
+        ),
+    ),
+    "author_email": (
+        (_matches(r"[^@\s]+@[^@\s]+\.[^@\s]+"), "must be an e-mail address like name@example.com"),
+    ),
+    "python_version": (
+        (_one_of("3.10", "3.11", "3.12", "3.13"), "must be one of 3.10, 3.11, 3.12, 3.13"),
+    ),
+    "maturity_level": ((_one_of("0", "1", "2"), "must be one of 0, 1, 2"),),
+    "azure_location": (
+        (_matches(r"[a-z0-9]+"), "must be an Azure region name: lowercase letters and digits"),
+    ),
+    "azure_resource_prefix": (
+        (
+            _matches(r"[a-z][a-z0-9]{1,11}"),
+            (
+                "must be 2-12 lowercase letters and digits, starting with a letter "
+                "(it is used in storage account and container registry names)"
+            ),
+        ),
+    ),
+    "github_repository": (
+        (
+            _is_github_repository,
+            (
+                "must be owner/name: an owner of 1-39 letters, digits and single inner hyphens, "
+                "and a name of 1-100 letters, digits, '.', '_' or '-' other than '.' and '..'"
+            ),
+        ),
+    ),
+}
+
+# Derived from the prefix in cookiecutter.json but overridable via --extra-context or replay.
+AZURE_RULES: dict[str, tuple[Rule, ...]] = {
+    "resource_group": (
+        (
+            _matches(r"[A-Za-z0-9_.()-]{0,89}[A-Za-z0-9_()-]"),
+            "must be 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending in '.'",
+        ),
+    ),
+    "workspace": (
+        (
+            _matches(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"),
+            "must be 3-33 letters, digits, '-' or '_', starting with a letter or digit",
+        ),
+    ),
+    "container_registry": ((_matches(r"[A-Za-z0-9]{5,50}"), "must be 5-50 letters and digits"),),
+    "storage_account": (
+        (_matches(r"[a-z0-9]{3,24}"), "must be 3-24 lowercase letters and digits"),
+    ),
+}
+
+
+def _problem(label: str, value: str, rules: tuple[Rule, ...]) -> str | None:
+    """Describe the first rule `value` breaks, or return None if it passes them all."""
+    for check, requirement in rules:
+        if not check(value):
+            return f"{label} {value!r} {requirement}"
+    return None
+
+
+def validate(answers: dict) -> list[str]:
+    """Return every problem with the answers, so the user can fix them all in one go."""
+    problems = [_problem(name, answers[name], rules) for name, rules in ANSWER_RULES.items()]
+    for environment in ENVIRONMENTS:
+        names = answers["azure"].get(environment, {})
+        problems += [
+            _problem(f"__azure.{environment}.{key}", names.get(key, ""), rules)
+            for key, rules in AZURE_RULES.items()
+        ]
+    return [problem for problem in problems if problem]
+
+
+def main(answers: dict | None = None) -> None:
+    """Exit 1 with every problem on stderr; stay silent when the answers are valid."""
+    if answers is None:
+        answers = {**ANSWERS, "azure": json.loads(ANSWERS["azure"])}
+    problems = validate(answers)
+    if problems:
+        print(f"The template answers have {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The gate and the aliases: only a model that earns it moves `champion`."""
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.training.register import (
+    CHALLENGER,
+    CHAMPION,
+    GateFailedError,
+    judge,
+    register,
+)
+from {{ cookiecutter.package_name }}.training.train import train
+
+from conftest import make_settings
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baseline", "champion", "beats_baseline", "beats_champion"),
+    [
+        (0.95, 0.20, None, True, True),  # first model: only the baseline to beat
+        (0.25, 0.20, None, False, False),  # better than naive, but not by the margin
+        (0.30, 0.20, None, True, True),  # exactly the margin is enough
+        (0.90, 0.20, 0.95, True, False),  # worse than the champion
+        (0.95, 0.20, 0.95, True, True),  # as good as the champion
+        (0.10, 0.20, 0.05, False, False),  # below the baseline never wins, whatever the champion
+    ],
+)
+def test_judge(
+    settings: Settings,
+    candidate: float,
+    baseline: float,
+    champion: float | None,
+    beats_baseline: bool,
+    beats_champion: bool,
+) -> None:
+    verdict = judge(candidate, baseline, champion, settings)
+    assert (verdict.beats_baseline, verdict.beats_champion) == (beats_baseline, beats_champion)
+
+
+def test_the_champion_tolerance_forgives_small_losses(settings: Settings) -> None:
+    lenient = settings.model_copy(update={"champion_tolerance": 0.02})
+    assert judge(0.94, 0.2, 0.95, lenient).beats_champion
+    assert not judge(0.92, 0.2, 0.95, lenient).beats_champion
+
+
+def aliases(settings: Settings) -> dict[str, str]:
+    model = MlflowClient().get_registered_model(settings.model_name)
+    return {alias: str(version) for alias, version in model.aliases.items()}
+
+
+def train_and_register(settings: Settings, model_dir: Path):
+    train(settings, settings.curated_dir, model_dir)
+    return register(settings, settings.curated_dir, model_dir)
+
+
+def test_aliases_follow_the_gate(prepared: Settings, tmp_path: Path) -> None:
+    first = train_and_register(prepared, tmp_path / "m1")
+    assert first.version == "1"
+    assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "1"}
+
+    weak = make_settings(tmp_path, n_estimators=1, max_depth=1)
+    second = train_and_register(weak, tmp_path / "m2")
+    assert second.verdict.beats_baseline
+    assert not second.verdict.beats_champion
+    assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "2"}
+
+    third = train_and_register(prepared, tmp_path / "m3")
+    assert third.champion_version == "3"
+    assert aliases(prepared) == {CHAMPION: "3", CHALLENGER: "3"}
+
+
+def test_a_model_that_fails_the_baseline_gate_changes_nothing(
+    prepared: Settings, tmp_path: Path
+) -> None:
+    train_and_register(prepared, tmp_path / "m1")
+    strict = prepared.model_copy(update={"min_gain_over_baseline": 0.99})
+    train(strict, strict.curated_dir, tmp_path / "m2")
+
+    with pytest.raises(GateFailedError, match="does not beat the naive baseline"):
+        register(strict, strict.curated_dir, tmp_path / "m2")
+
+    versions = MlflowClient().search_model_versions(f"name='{prepared.model_name}'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "1"}
