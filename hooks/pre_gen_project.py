@@ -1,7 +1,7 @@
 """Validate every template answer before Cookiecutter writes anything.
 
-Cookiecutter renders this file with Jinja, so the answers arrive as string literals in
-ANSWERS; everything else is plain Python that the unit tests import unrendered.
+Cookiecutter renders this file with Jinja, so the answers arrive as one JSON string literal,
+RENDERED_CONTEXT; everything else is plain Python that the unit tests import unrendered.
 A non-zero exit makes Cookiecutter delete the half-created project folder.
 """
 
@@ -11,19 +11,9 @@ import re
 import sys
 from collections.abc import Callable
 
-ANSWERS = {
-    "project_name": "{{ cookiecutter.project_name }}",
-    "project_slug": "{{ cookiecutter.project_slug }}",
-    "package_name": "{{ cookiecutter.package_name }}",
-    "author_email": "{{ cookiecutter.author_email }}",
-    "python_version": "{{ cookiecutter.python_version }}",
-    "maturity_level": "{{ cookiecutter.maturity_level }}",
-    "azure_location": "{{ cookiecutter.azure_location }}",
-    "azure_resource_prefix": "{{ cookiecutter.azure_resource_prefix }}",
-    "github_repository": "{{ cookiecutter.github_repository }}",
-    # Raw triple quotes: jsonify output spans lines and contains double quotes.
-    "azure": r"""{{ cookiecutter.__azure | jsonify }}""",
-}
+# The whole context as one JSON literal: escaped by jsonify, so quotes or backslashes in a free-text
+# answer cannot break this file. Raw triple quotes: the JSON spans lines and contains quotes.
+RENDERED_CONTEXT = r"""{{ cookiecutter | jsonify }}"""
 
 ENVIRONMENTS = ("dev", "uat", "prod")
 
@@ -76,8 +66,15 @@ def _is_github_repository(value: str) -> bool:
 # of each answer is reported, so one bad value yields one message.
 Rule = tuple[Callable[[str], bool], str]
 
+FREE_TEXT: Rule = (
+    lambda value: not set(value) & set('"\\'),
+    "must not contain double quotes or backslashes: it is written into TOML and Python strings",
+)
+
 ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
-    "project_name": ((lambda value: bool(value.strip()), "must not be empty"),),
+    "project_name": ((lambda value: bool(value.strip()), "must not be empty"), FREE_TEXT),
+    "description": (FREE_TEXT,),
+    "author_name": (FREE_TEXT,),
     "project_slug": (
         (
             _matches(r"[a-z0-9][a-z0-9-]{0,62}[a-z0-9]"),
@@ -186,10 +183,15 @@ def validate(answers: dict) -> list[str]:
     return [problem for problem in problems if problem]
 
 
+def answers_from(context: dict) -> dict:
+    """The answers `validate` reads, from Cookiecutter's context."""
+    return {name: context[name] for name in ANSWER_RULES} | {"azure": context["__azure"]}
+
+
 def main(answers: dict | None = None) -> None:
     """Exit 1 with every problem on stderr; stay silent when the answers are valid."""
     if answers is None:
-        answers = {**ANSWERS, "azure": json.loads(ANSWERS["azure"])}
+        answers = answers_from(json.loads(RENDERED_CONTEXT))
     problems = validate(answers)
     if problems:
         print(f"The template answers have {len(problems)} problem(s):", file=sys.stderr)
