@@ -6,7 +6,10 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.data.ingest import DataValidationError
-from {{ cookiecutter.package_name }}.data.layers import prepare, read_curated
+from {{ cookiecutter.package_name }}.data.layers import (
+    prepare,
+    read_curated,
+)
 from {{ cookiecutter.package_name }}.data.schemas import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -42,9 +45,7 @@ def test_prepare_writes_every_layer_from_the_shipped_data(settings: Settings) ->
     assert "year" not in refined.columns
     assert len(test) == pytest.approx(0.2 * len(refined), abs=1)
     assert refined["sex"].isna().sum() > 0, "missing values reach the model's imputers"
-    shares = pd.concat(
-        [d[TARGET].value_counts(normalize=True) for d in (train, test)], axis=1
-    )
+    shares = pd.concat([d[TARGET].value_counts(normalize=True) for d in (train, test)], axis=1)
     assert (shares.iloc[:, 0] - shares.iloc[:, 1]).abs().max() < 0.05, "split is stratified"
     assert not list(Path(settings.curated_dir).glob(".*partial")), "no partial file left"
 

@@ -1,5 +1,6 @@
 """The gate and the aliases: only a model that earns it moves `champion`."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from {{ cookiecutter.package_name }}.training.register import (
     register,
 )
 from {{ cookiecutter.package_name }}.training.train import train
-
-from conftest import make_settings
 
 
 @pytest.mark.parametrize(
@@ -57,12 +56,14 @@ def train_and_register(settings: Settings, model_dir: Path):
     return register(settings, settings.curated_dir, model_dir)
 
 
-def test_aliases_follow_the_gate(prepared: Settings, tmp_path: Path) -> None:
+def test_aliases_follow_the_gate(
+    prepared: Settings, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     first = train_and_register(prepared, tmp_path / "m1")
     assert first.version == "1"
     assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "1"}
 
-    weak = make_settings(tmp_path, n_estimators=1, max_depth=1)
+    weak = make_settings(n_estimators=1, max_depth=1)
     second = train_and_register(weak, tmp_path / "m2")
     assert second.verdict.beats_baseline
     assert not second.verdict.beats_champion

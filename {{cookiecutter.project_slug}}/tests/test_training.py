@@ -4,13 +4,20 @@ import subprocess
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.data.schemas import FEATURES
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.training.tracking import configure_tracking, load_model
-from {{ cookiecutter.package_name }}.training.train import Candidate, train
+from {{ cookiecutter.package_name }}.training.tracking import (
+    configure_tracking,
+    load_model,
+)
+from {{ cookiecutter.package_name }}.training.train import (
+    Candidate,
+    train,
+)
 
 
 @pytest.fixture
@@ -81,6 +88,4 @@ def test_the_logged_model_predicts_like_the_trained_one(
         "body_mass_g": [5000.0],
         "sex": [None],
     }
-    import pandas as pd
-
     assert model.predict(pd.DataFrame(rows))[0] == "Gentoo"

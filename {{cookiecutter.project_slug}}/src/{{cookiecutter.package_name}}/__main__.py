@@ -1,5 +1,5 @@
 """`python -m {{ cookiecutter.package_name }}`: how Azure ML jobs call the CLI (no install step)."""
 
-from {{ cookiecutter.package_name }}.cli import app
+from .cli import app
 
 app(prog_name="{{ cookiecutter.__cli_name }}")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from .settings import Settings
 
 app = typer.Typer(
     help="{{ cookiecutter.project_name }}: prepare data, train, register and predict.",
@@ -22,9 +22,7 @@ app = typer.Typer(
 )
 
 Folder = Annotated[Path | None, typer.Option(help="Defaults to the setting of the same name.")]
-ModelDir = Annotated[
-    Path, typer.Option(help="Where `train` leaves the candidate for `register`.")
-]
+ModelDir = Annotated[Path, typer.Option(help="Where `train` leaves the candidate for `register`.")]
 DEFAULT_MODEL_DIR = Path("models/candidate")
 
 
@@ -37,8 +35,8 @@ def step(name: str) -> Iterator[None]:
     """
     from mlflow.exceptions import MlflowException
 
-    from {{ cookiecutter.package_name }}.data.ingest import DataValidationError
-    from {{ cookiecutter.package_name }}.training.register import GateFailedError
+    from .data.ingest import DataValidationError
+    from .training.register import GateFailedError
 
     typer.secho(f"» {name}...", fg=typer.colors.CYAN, err=True)
     start = time.perf_counter()
@@ -53,7 +51,7 @@ def step(name: str) -> Iterator[None]:
 @app.command()
 def prepare(raw_dir: Folder = None, refined_dir: Folder = None, curated_dir: Folder = None) -> None:
     """Validate the raw layer, write the refined layer and the curated train/test split."""
-    from {{ cookiecutter.package_name }}.data.layers import prepare as run_prepare
+    from .data.layers import prepare as run_prepare
 
     settings = Settings()
     with step("prepare"):
@@ -70,19 +68,21 @@ def prepare(raw_dir: Folder = None, refined_dir: Folder = None, curated_dir: Fol
 @app.command()
 def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -> None:
     """Train the model, evaluate it and log the run (params, metrics, plots, model) to MLflow."""
-    from {{ cookiecutter.package_name }}.training.train import train as run_train
+    from .training.train import train as run_train
 
     settings = Settings()
     with step("train"):
         candidate = run_train(settings, curated_dir or settings.curated_dir, model_dir)
     shown = ("accuracy", "f1_macro", "roc_auc_ovr")
-    typer.echo(f"run {candidate.run_id}: " + ", ".join(f"{k} {candidate.metrics[k]:.3f}" for k in shown))
+    typer.echo(
+        f"run {candidate.run_id}: " + ", ".join(f"{k} {candidate.metrics[k]:.3f}" for k in shown)
+    )
 
 
 @app.command()
 def register(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -> None:
     """Gate the candidate against the baseline and the champion; register and move aliases."""
-    from {{ cookiecutter.package_name }}.training.register import register as run_register
+    from .training.register import register as run_register
 
     settings = Settings()
     with step("register"):
@@ -115,9 +115,9 @@ def predict(
     """Print predictions of a registered model (the champion by default)."""
     import pandas as pd
 
-    from {{ cookiecutter.package_name }}.data.layers import TEST_FILE
-    from {{ cookiecutter.package_name }}.serving.predict import predict as run_predict
-    from {{ cookiecutter.package_name }}.training.tracking import configure_tracking, load_model
+    from .data.layers import TEST_FILE
+    from .serving.predict import predict as run_predict
+    from .training.tracking import configure_tracking, load_model
 
     settings = Settings()
     path = input_path or settings.curated_dir / TEST_FILE

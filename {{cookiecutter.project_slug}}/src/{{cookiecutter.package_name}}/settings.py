@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     """Settings of the data, training and registry steps."""
 
     model_config = SettingsConfigDict(
-        env_prefix="{{ cookiecutter.package_name | upper }}_", extra="forbid", frozen=True
+        env_prefix="{{ cookiecutter.package_name | upper }}_",
+        extra="forbid",
+        frozen=True,
     )
 
     raw_dir: Path = Path("data/raw")

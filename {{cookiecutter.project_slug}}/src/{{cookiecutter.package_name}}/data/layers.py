@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.ingest import read_raw, validate
-from {{ cookiecutter.package_name }}.data.schemas import Curated, Raw
-from {{ cookiecutter.package_name }}.data.features import split
-from {{ cookiecutter.package_name }}.data.wrangle import refine
+from .features import split
+from .ingest import read_raw, validate
+from .schemas import Curated, Raw
+from .wrangle import refine
 
 REFINED_FILE = "penguins.parquet"
 TRAIN_FILE = "train.parquet"

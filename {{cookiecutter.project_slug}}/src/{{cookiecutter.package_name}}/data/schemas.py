@@ -19,12 +19,18 @@ class Features(pa.DataFrameModel):
     """What the model sees: the inputs of training and of every prediction request."""
 
     island: Series[str] = pa.Field(isin=ISLANDS)
-    bill_length_mm: Series[float] = pa.Field(in_range={"min_value": 10, "max_value": 100}, nullable=True)
-    bill_depth_mm: Series[float] = pa.Field(in_range={"min_value": 5, "max_value": 40}, nullable=True)
+    bill_length_mm: Series[float] = pa.Field(
+        in_range={"min_value": 10, "max_value": 100}, nullable=True
+    )
+    bill_depth_mm: Series[float] = pa.Field(
+        in_range={"min_value": 5, "max_value": 40}, nullable=True
+    )
     flipper_length_mm: Series[float] = pa.Field(
         in_range={"min_value": 100, "max_value": 300}, nullable=True
     )
-    body_mass_g: Series[float] = pa.Field(in_range={"min_value": 1000, "max_value": 10000}, nullable=True)
+    body_mass_g: Series[float] = pa.Field(
+        in_range={"min_value": 1000, "max_value": 10000}, nullable=True
+    )
     sex: Series[str] = pa.Field(isin=SEXES, nullable=True)
 
     class Config:

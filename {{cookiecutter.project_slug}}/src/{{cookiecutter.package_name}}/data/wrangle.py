@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.schemas import Curated
+from .schemas import Curated
 
 
 def refine(raw: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.package_name }}.data.ingest import validate
-from {{ cookiecutter.package_name }}.data.schemas import FEATURES, Features
+from ..data.ingest import validate
+from ..data.schemas import FEATURES, Features
 
 
 def predict(model: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
@@ -15,6 +15,8 @@ def predict(model: Pipeline, records: pd.DataFrame) -> pd.DataFrame:
     """
     features = validate(records[[c for c in records.columns if c in FEATURES]], Features, "input")
     proba = model.predict_proba(features)
-    result = pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_], index=records.index)
+    result = pd.DataFrame(
+        proba, columns=[f"proba_{c}" for c in model.classes_], index=records.index
+    )
     result.insert(0, "prediction", model.classes_[proba.argmax(axis=1)])
     return result

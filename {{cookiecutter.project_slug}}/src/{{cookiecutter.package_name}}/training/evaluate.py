@@ -21,7 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.package_name }}.data.schemas import FEATURES, TARGET
+from ..data.schemas import FEATURES, TARGET
 
 PRIMARY_METRIC = "f1_macro"
 

@@ -6,8 +6,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package_name }}.data.schemas import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from {{ cookiecutter.package_name }}.settings import Settings
+from ..data.schemas import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ..settings import Settings
 
 
 def build_model(settings: Settings) -> Pipeline:
@@ -16,9 +16,7 @@ def build_model(settings: Settings) -> Pipeline:
     The scaler does nothing for trees; it is there so that a linear model can be swapped in by
     changing the last step only.
     """
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

@@ -15,11 +15,11 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from {{ cookiecutter.package_name }}.data.layers import read_curated
-from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.training.evaluate import PRIMARY_METRIC, baseline_score, score
-from {{ cookiecutter.package_name }}.training.tracking import configure_tracking, load_model
-from {{ cookiecutter.package_name }}.training.train import Candidate
+from ..data.layers import read_curated
+from ..settings import Settings
+from .evaluate import PRIMARY_METRIC, baseline_score, score
+from .tracking import configure_tracking, load_model
+from .train import Candidate
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -51,7 +51,9 @@ class Verdict:
 def judge(candidate: float, baseline: float, champion: float | None, settings: Settings) -> Verdict:
     """Apply the gate's rules; pure, so that every edge case is tested without MLflow."""
     beats_baseline = candidate - baseline >= settings.min_gain_over_baseline - FLOAT_NOISE
-    beats_champion = champion is None or champion - candidate <= settings.champion_tolerance + FLOAT_NOISE
+    beats_champion = (
+        champion is None or champion - candidate <= settings.champion_tolerance + FLOAT_NOISE
+    )
     return Verdict(candidate, baseline, champion, beats_baseline, beats_baseline and beats_champion)
 
 

@@ -6,7 +6,8 @@ import subprocess
 import mlflow
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from ..settings import Settings
+
 
 def in_azureml_job() -> bool:
     """Azure ML jobs come with their own MLflow run, experiment and tracking server."""

@@ -11,12 +11,12 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from {{ cookiecutter.package_name }}.data.layers import TEST_FILE, TRAIN_FILE, read_curated
-from {{ cookiecutter.package_name }}.data.schemas import FEATURES, TARGET
-from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.training.evaluate import baseline_score, evaluate
-from {{ cookiecutter.package_name }}.training.model import build_model, model_params
-from {{ cookiecutter.package_name }}.training.tracking import configure_tracking, git_tags
+from ..data.layers import TEST_FILE, TRAIN_FILE, read_curated
+from ..data.schemas import FEATURES, TARGET
+from ..settings import Settings
+from .evaluate import baseline_score, evaluate
+from .model import build_model, model_params
+from .tracking import configure_tracking, git_tags
 
 CANDIDATE_FILE = "candidate.json"
 
@@ -50,7 +50,10 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
     configure_tracking(settings)
     with mlflow.start_run() as run:
         mlflow.set_tags(git_tags())
-        for df, name, context in ((train_df, TRAIN_FILE, "training"), (test_df, TEST_FILE, "testing")):
+        for df, name, context in (
+            (train_df, TRAIN_FILE, "training"),
+            (test_df, TEST_FILE, "testing"),
+        ):
             mlflow.log_input(_dataset(df, Path(curated_dir) / name), context=context)
         mlflow.log_params(model_params(settings))
 
@@ -89,4 +92,6 @@ def _dataset(df: pd.DataFrame, path: Path) -> PandasDataset:
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that it cannot choose.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        return mlflow.data.from_pandas(df, source=str(path.resolve()), targets=TARGET, name=path.name)
+        return mlflow.data.from_pandas(
+            df, source=str(path.resolve()), targets=TARGET, name=path.name
+        )
