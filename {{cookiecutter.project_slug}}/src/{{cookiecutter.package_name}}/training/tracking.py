@@ -45,8 +45,8 @@ def _git(*args: str) -> str:
 def load_model(model_uri: str) -> Pipeline:
     """Load a model this project logged (`runs:/...`, `models:/name@alias` or a folder).
 
-    Loading a pickled model runs code from the artifact, so MLflow refuses unless told that the
-    source is trusted; the registry here only holds models this pipeline trained.
+    MLflow refuses to deserialize a model unless told that its source is trusted, whatever the
+    format; the registry here only holds models this pipeline trained.
     """
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     return mlflow.sklearn.load_model(model_uri)

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
+import skops.io
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
@@ -75,12 +76,13 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
             name="model",
             signature=infer_signature(x_train, model.predict(x_train)),
             input_example=example,
-            # cloudpickle: portable, and loading is gated by MLFLOW_ALLOW_PICKLE_DESERIALIZATION
-            # whatever the format (see tracking.load_model).
-            serialization_format="cloudpickle",
+            # skops, MLflow's default, refuses to load any type not listed here: list the types
+            # this pipeline is made of, so that the list is reviewable in the MLmodel file.
+            serialization_format="skops",
+            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
             # Pinned from this environment; MLflow would otherwise import the model in a
             # subprocess to guess them, which costs seconds on every run.
-            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_cloudpickle=True),
+            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
         )
     candidate = Candidate(run.info.run_id, info.model_uri, evaluation.metrics)
     candidate.save(Path(model_dir))
