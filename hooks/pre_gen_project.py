@@ -124,9 +124,9 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "azure_resource_prefix": (
         (
-            _matches(r"[a-z][a-z0-9]{1,11}"),
+            _matches(r"[a-z0-9]{2,12}"),
             (
-                "must be 2-12 lowercase letters and digits, starting with a letter "
+                "must be 2-12 lowercase letters and digits "
                 "(it is used in storage account and container registry names)"
             ),
         ),

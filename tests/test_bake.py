@@ -1,0 +1,251 @@
+"""Bake the template the way users do, and hold every baked project to its own quality bar."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+RUFF = Path(sys.executable).with_name("ruff")  # the template's own, for quick checks
+DEFAULT_NAME = "penguin_classifier"
+
+# Jinja that escaped rendering. `${{ github.sha }}` and `${{inputs.x}}` are not ours.
+UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter\.|\{%-?\s")
+
+LEVEL_0_FILES = {
+    ".cookiecutter.json",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "Makefile",
+    "README.md",
+    "pyproject.toml",
+    "azureml/compute.yml",
+    "azureml/conda.yml",
+    "azureml/data.yml",
+    "azureml/environment.yml",
+    "azureml/pipeline.yml",
+    "data/curated/.gitkeep",
+    "data/raw/README.md",
+    "data/raw/penguins.csv",
+    "data/refined/.gitkeep",
+    "src/{package}/__init__.py",
+    "src/{package}/__main__.py",
+    "src/{package}/cli.py",
+    "src/{package}/settings.py",
+    "src/{package}/data/__init__.py",
+    "src/{package}/data/features.py",
+    "src/{package}/data/ingest.py",
+    "src/{package}/data/layers.py",
+    "src/{package}/data/schemas.py",
+    "src/{package}/data/wrangle.py",
+    "src/{package}/serving/__init__.py",
+    "src/{package}/serving/predict.py",
+    "src/{package}/training/__init__.py",
+    "src/{package}/training/evaluate.py",
+    "src/{package}/training/model.py",
+    "src/{package}/training/register.py",
+    "src/{package}/training/tracking.py",
+    "src/{package}/training/train.py",
+    "tests/conftest.py",
+    "tests/test_azureml_specs.py",
+    "tests/test_cli.py",
+    "tests/test_data.py",
+    "tests/test_registry.py",
+    "tests/test_training.py",
+}
+# Each level adds files to the one below; later issues fill these in as levels gain content.
+FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_0_FILES, "2": LEVEL_0_FILES}
+
+
+def bake(cookies, **context: str) -> Path:
+    """Bake with `context` and return the project folder, failing the test on any error."""
+    result = cookies.bake(extra_context=context)
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    return Path(result.project_path)
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+def test_every_level_bakes_the_exact_file_set(cookies, level: str) -> None:
+    project = bake(cookies, maturity_level=level)
+
+    expected = {path.format(package=DEFAULT_NAME) for path in FILES_BY_LEVEL[level]}
+    assert files_of(project) == expected
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert answers["maturity_level"] == level
+    assert "_output_dir" not in answers, "no machine-specific path is recorded"
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+def test_every_file_is_rendered_and_parses(cookies, level: str) -> None:
+    project = bake(cookies, maturity_level=level)
+
+    for path in project.rglob("*"):
+        if not path.is_file() or path.suffix in {".csv", ".parquet"}:
+            continue
+        text = path.read_text()
+        assert not UNRENDERED.search(text), f"unrendered Jinja in {path.relative_to(project)}"
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(text)
+        elif path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix == ".json":
+            json.loads(text)
+    pipeline = (project / "azureml/pipeline.yml").read_text()
+    assert "${{inputs.raw_dir}}" in pipeline, "Azure ML expressions survive rendering"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug", "package"),
+    [
+        ("Prévision des Ventes", "prevision-des-ventes", "prevision_des_ventes"),
+        ("ÉTUDE Churn 2024", "etude-churn-2024", "etude_churn_2024"),
+        ("42 Reasons", "42-reasons", "reasons"),
+        (
+            "A Rather Long Project Name For Checking Line Lengths",
+            "a-rather-long-project-name-for-checking-line-lengths",
+            "a_rather_long_project_name_for_checking_line_lengths",
+        ),
+    ],
+)
+def test_odd_names_bake_into_valid_lint_clean_projects(
+    cookies, name: str, slug: str, package: str
+) -> None:
+    project = bake(cookies, project_name=name)
+
+    assert project.name == slug
+    assert (project / "src" / package / "cli.py").is_file()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == slug
+    assert pyproject["project"]["scripts"] == {slug: f"{package}.cli:app"}
+    leaks = [
+        p.relative_to(project).as_posix()
+        for p in project.rglob("*")
+        if p.is_file() and re.search(r"penguin[-_]classifier", p.read_text(errors="ignore"))
+    ]
+    assert leaks == [], "the default project's names leaked into another project"
+    for command in (["check", "."], ["format", "--check", "."]):
+        run([str(RUFF), *command], cwd=project)
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_python_version_reaches_every_file_that_names_it(cookies, version: str) -> None:
+    project = bake(cookies, python_version=version)
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    conda = yaml.safe_load((project / "azureml/conda.yml").read_text())
+    assert f"python={version}" in conda["dependencies"]
+
+
+def test_azure_names_derive_from_the_prefix(cookies) -> None:
+    project = bake(cookies, project_name="Fraud Radar", azure_resource_prefix="frd")
+
+    readme = (project / "README.md").read_text()
+    assert "-g rg-frd-dev -w mlw-frd-dev" in readme
+    answers = json.loads((project / ".cookiecutter.json").read_text())
+    assert answers["__azure"]["prod"] == {
+        "resource_group": "rg-frd-prod",
+        "workspace": "mlw-frd-prod",
+        "container_registry": "crfrdprod",
+        "storage_account": "stfrdprod",
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"package_name": "class"}, "package_name"),
+        ({"package_name": "json"}, "package_name"),
+        ({"project_slug": "Not A Slug"}, "project_slug"),
+        ({"author_email": "nobody"}, "author_email"),
+        ({"azure_resource_prefix": "Bad-Prefix"}, "azure_resource_prefix"),
+        ({"github_repository": "no-owner"}, "github_repository"),
+        ({"project_name": 'The "Best" Model'}, "project_name"),
+    ],
+)
+def test_bad_answers_fail_with_a_message_and_leave_nothing(
+    cookies, capfd: pytest.CaptureFixture[str], context: dict[str, str], named: str
+) -> None:
+    result = cookies.bake(extra_context=context)
+
+    assert result.exit_code != 0
+    assert named in capfd.readouterr().err
+    output_dir = Path(cookies._new_output_dir()).parent
+    assert not [p for p in output_dir.rglob("*") if p.is_file()], "nothing is left on disk"
+
+
+def test_an_unsupported_python_version_is_refused(cookies) -> None:
+    result = cookies.bake(extra_context={"python_version": "3.9"})
+
+    assert result.exit_code != 0
+    assert "3.9" in str(result.exception)
+
+
+def test_every_prompt_has_a_label() -> None:
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    prompts = context["__prompts__"]
+    public = {key for key in context if not key.startswith("_")}
+    assert set(prompts) == public
+    assert set(prompts["maturity_level"]) == {"__prompt__", *context["maturity_level"]}
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run `command`, failing the test with its output if it fails."""
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def project_env() -> dict[str, str]:
+    """The environment a user's shell would have: no template venv, a shared uv cache."""
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"maturity_level": "0"},
+        {"maturity_level": "1", "python_version": "3.10", "project_name": "Prévision Clients"},
+        {"maturity_level": "2", "project_name": "Fraud Radar"},
+    ],
+    ids=["level-0", "level-1-py310", "level-2"],
+)
+def test_baked_project_passes_its_own_quality_gate(cookies, context: dict[str, str]) -> None:
+    """`make install`, `make lint` and `make test`, exactly as the generated README says."""
+    project = bake(cookies, **context)
+    env = project_env()
+
+    for target in ("install", "lint", "test"):
+        run(["make", target], cwd=project, env=env)
+    run([".venv/bin/pre-commit", "validate-config"], cwd=project, env=env)
+
+
+@pytest.mark.slow
+def test_make_demo_ends_with_predictions_of_the_champion(cookies) -> None:
+    project = bake(cookies)
+    env = project_env()
+    run(["make", "install"], cwd=project, env=env)
+
+    output = run(["make", "demo"], cwd=project, env=env)
+
+    header, *rows = output.strip().splitlines()[-5:]
+    assert header.split()[-4:] == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]
+    assert len(rows) == 4
+    assert (project / "mlruns.db").is_file()
