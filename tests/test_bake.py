@@ -245,7 +245,23 @@ def test_make_demo_ends_with_predictions_of_the_champion(cookies) -> None:
 
     output = run(["make", "demo"], cwd=project, env=env)
 
-    header, *rows = output.strip().splitlines()[-5:]
+    lines = output.strip().splitlines()
+    (start,) = [i for i, line in enumerate(lines) if "proba_Adelie" in line]
+    header, *rows = lines[start:]
     assert header.split()[-4:] == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]
-    assert len(rows) == 4
+    assert len(rows) == 5, "`make demo` ends with the predictions, nothing after"
+    assert {row.split()[-4] for row in rows} <= {"Adelie", "Chinstrap", "Gentoo"}
     assert (project / "mlruns.db").is_file()
+
+
+def test_the_template_workflows_are_clean() -> None:
+    workflows = sorted(str(p) for p in (TEMPLATE / ".github/workflows").glob("*.yml"))
+    run([str(RUFF.with_name("actionlint")), *workflows], cwd=TEMPLATE)
+    run([str(RUFF.with_name("zizmor")), "--offline", *workflows], cwd=TEMPLATE)
+
+
+def test_ci_runs_the_test_command_the_readme_gives() -> None:
+    readme = (TEMPLATE / "README.md").read_text()
+    ci = (TEMPLATE / ".ci/run").read_text()
+    assert "make test" in readme.split("## ")[0], "the README leads with the test command"
+    assert re.search(r"^make test$", ci, re.MULTILINE)
