@@ -98,7 +98,10 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
         ),
         (
             lambda value: not keyword.iskeyword(value) and value not in SOFT_KEYWORDS,
-            "must not be a Python keyword or soft keyword: it could not be imported, or would read ambiguously",
+            (
+                "must not be a Python keyword or soft keyword: "
+                "it could not be imported, or would read ambiguously"
+            ),
         ),
         (
             lambda value: value not in STDLIB_MODULES,

@@ -211,8 +211,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
 
 
 def project_env() -> dict[str, str]:
-    """The environment a user's shell would have: no template venv, a shared uv cache."""
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    """A user's shell: not inside the template's venv or its `make test` (uv's cache is shared)."""
+    outer = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return env
 
