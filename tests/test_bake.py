@@ -215,6 +215,8 @@ def project_env() -> dict[str, str]:
     outer = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
     env = {k: v for k, v in os.environ.items() if k not in outer}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    # uv on PATH, as on most developer machines (the template's venv has it).
+    env["PATH"] = f"{RUFF.parent}{os.pathsep}{env['PATH']}"
     return env
 
 
@@ -240,8 +242,9 @@ def test_baked_project_passes_its_own_quality_gate(cookies, context: dict[str, s
 
 @pytest.mark.slow
 def test_make_demo_ends_with_predictions_of_the_champion(cookies) -> None:
+    """On a machine without uv: `make install` bootstraps its own copy with pip."""
     project = bake(cookies)
-    env = project_env()
+    env = project_env() | {"UV": ".tools/bin/uv"}
     run(["make", "install"], cwd=project, env=env)
 
     output = run(["make", "demo"], cwd=project, env=env)
@@ -253,6 +256,7 @@ def test_make_demo_ends_with_predictions_of_the_champion(cookies) -> None:
     assert len(rows) == 5, "`make demo` ends with the predictions, nothing after"
     assert {row.split()[-4] for row in rows} <= {"Adelie", "Chinstrap", "Gentoo"}
     assert (project / "mlruns.db").is_file()
+    assert (project / ".tools/bin/uv").is_file()
 
 
 def test_the_template_workflows_are_clean() -> None:
