@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from .settings import Settings
 
@@ -24,6 +25,18 @@ app = typer.Typer(
 Folder = Annotated[Path | None, typer.Option(help="Defaults to the setting of the same name.")]
 ModelDir = Annotated[Path, typer.Option(help="Where `train` leaves the candidate for `register`.")]
 DEFAULT_MODEL_DIR = Path("models/candidate")
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value ends the command with its variable named."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        prefix = Settings.model_config["env_prefix"]
+        for error in err.errors():
+            variable = prefix + "_".join(map(str, error["loc"])).upper()
+            typer.secho(f"✗ {variable}={error['input']!r}: {error['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 @contextmanager
@@ -53,7 +66,7 @@ def prepare(raw_dir: Folder = None, refined_dir: Folder = None, curated_dir: Fol
     """Validate the raw layer, write the refined layer and the curated train/test split."""
     from .data.layers import prepare as run_prepare
 
-    settings = Settings()
+    settings = load_settings()
     with step("prepare"):
         done = run_prepare(
             raw_dir or settings.raw_dir,
@@ -70,7 +83,7 @@ def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -
     """Train the model, evaluate it and log the run (params, metrics, plots, model) to MLflow."""
     from .training.train import train as run_train
 
-    settings = Settings()
+    settings = load_settings()
     with step("train"):
         candidate = run_train(settings, curated_dir or settings.curated_dir, model_dir)
     shown = ("accuracy", "f1_macro", "roc_auc_ovr")
@@ -84,7 +97,7 @@ def register(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR
     """Gate the candidate against the baseline and the champion; register and move aliases."""
     from .training.register import register as run_register
 
-    settings = Settings()
+    settings = load_settings()
     with step("register"):
         done = run_register(settings, curated_dir or settings.curated_dir, model_dir)
     name = settings.model_name
@@ -119,7 +132,7 @@ def predict(
     from .serving.predict import predict as run_predict
     from .training.tracking import configure_tracking, load_model
 
-    settings = Settings()
+    settings = load_settings()
     path = input_path or settings.curated_dir / TEST_FILE
     with step(f"predict with {settings.model_name}@{alias}"):
         records = (pd.read_parquet if path.suffix == ".parquet" else pd.read_csv)(path).head(rows)

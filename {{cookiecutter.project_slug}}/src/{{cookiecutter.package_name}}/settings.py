@@ -5,7 +5,6 @@ Each field can be set with an environment variable named `{{ cookiecutter.packag
 directory, which is the project root for `make` targets and the code folder in Azure ML jobs.
 """
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -44,9 +43,3 @@ class Settings(BaseSettings):
     # margin, and may not fall below the current champion's by more than the tolerance.
     min_gain_over_baseline: float = Field(default=0.1, ge=0)
     champion_tolerance: float = Field(default=0.0, ge=0)
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """The settings of this process, read once from the environment."""
-    return Settings()
