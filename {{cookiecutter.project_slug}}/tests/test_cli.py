@@ -65,7 +65,9 @@ def test_steps_fail_with_a_message_not_a_traceback(project: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_a_bad_setting_is_named_with_its_variable(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_setting_is_named_with_its_variable(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(f"{ENV_PREFIX}TEST_SIZE", "1.5")
     result = invoke("prepare")
     assert result.exit_code == 2
