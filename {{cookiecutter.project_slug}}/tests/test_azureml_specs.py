@@ -190,6 +190,7 @@ def test_conda_environment_matches_pyproject() -> None:
     conda = _load(AZUREML / "environment.yml").conda_file
     pip = next(item["pip"] for item in conda["dependencies"] if isinstance(item, dict))
     # azureml-mlflow lets MLflow log to the workspace from inside a job.
-    assert sorted(pip) == sorted([*project["dependencies"], "azureml-mlflow"])
+    runtime = [*project["dependencies"], *project["optional-dependencies"]["train"]]
+    assert sorted(pip) == sorted([*runtime, "azureml-mlflow"])
     python = project["requires-python"].removeprefix(">=")
     assert f"python={python}" in conda["dependencies"]

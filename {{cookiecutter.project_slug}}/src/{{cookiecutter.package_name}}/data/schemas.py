@@ -54,3 +54,24 @@ _FEATURE_COLUMNS = Features.to_schema().columns
 FEATURES: tuple[str, ...] = tuple(_FEATURE_COLUMNS)
 NUMERIC_FEATURES = tuple(n for n, c in _FEATURE_COLUMNS.items() if is_numeric_dtype(c.dtype.type))
 CATEGORICAL_FEATURES = tuple(n for n in FEATURES if n not in NUMERIC_FEATURES)
+
+
+def input_contract() -> "Contract":
+    """The features as the serving contract: types, nullability, ranges and categories."""
+    from ..serving.contract import Contract, Feature
+
+    features = []
+    for name, column in _FEATURE_COLUMNS.items():
+        stats = {check.name: check.statistics for check in column.checks}
+        in_range = stats.get("in_range", {})
+        features.append(
+            Feature(
+                name=name,
+                kind="number" if name in NUMERIC_FEATURES else "category",
+                nullable=column.nullable,
+                minimum=in_range.get("min_value"),
+                maximum=in_range.get("max_value"),
+                categories=tuple(stats.get("isin", {}).get("allowed_values", ())),
+            )
+        )
+    return Contract(tuple(features))

@@ -1,0 +1,68 @@
+"""The input contract of a model: the fields a request carries, their types and allowed values.
+
+It is derived from the data schema when a model is logged (`data.schemas.input_contract`) and
+travels inside the model folder, so the server validates exactly what that model was trained on,
+with one source of truth and no pandas or pandera in the serving image.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+CONTRACT_FILE = "input_contract.json"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column: a number (optionally bounded) or a category from a fixed list."""
+
+    name: str
+    kind: Literal["number", "category"]
+    nullable: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The ordered features of a model."""
+
+    features: tuple[Feature, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / CONTRACT_FILE
+        path.write_text(json.dumps([asdict(f) for f in self.features], indent=2))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "Contract":
+        path = Path(folder) / CONTRACT_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: was this model logged by this project?")
+        features = json.loads(path.read_text())
+        return cls(tuple(Feature(**f | {"categories": tuple(f["categories"])}) for f in features))
+
+    def record_model(self) -> type[BaseModel]:
+        """A pydantic model of one record: every field required, extra fields refused."""
+        fields: dict[str, Any] = {f.name: (_annotation(f), ...) for f in self.features}
+        return create_model(
+            "Record", __config__=ConfigDict(extra="forbid", frozen=True), **fields
+        )
+
+
+def _annotation(feature: Feature) -> Any:
+    if feature.kind == "category":
+        kind: Any = Literal[feature.categories]  # type: ignore[valid-type]
+    else:
+        # Strict: "41.5" and true are wrong types, not numbers to guess from; ints are numbers.
+        number = Field(strict=True, allow_inf_nan=False, ge=feature.minimum, le=feature.maximum)
+        kind = Annotated[float, number]
+    return kind | None if feature.nullable else kind
