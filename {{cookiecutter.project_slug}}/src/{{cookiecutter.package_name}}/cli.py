@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from .settings import Settings
+from .settings import ServingSettings, Settings
 
 app = typer.Typer(
     help="{{ cookiecutter.project_name }}: prepare data, train, register and predict.",
@@ -27,14 +27,18 @@ ModelDir = Annotated[Path, typer.Option(help="Where `train` leaves the candidate
 DEFAULT_MODEL_DIR = Path("models/candidate")
 
 
-def load_settings() -> Settings:
+AnySettings = TypeVar("AnySettings", Settings, ServingSettings)
+
+
+def load_settings(kind: type[AnySettings] = Settings) -> AnySettings:
     """The settings from the environment; a bad value ends the command with its variable named."""
     try:
-        return Settings()
+        return kind()
     except ValidationError as err:
-        prefix = Settings.model_config["env_prefix"]
+        prefix = kind.model_config["env_prefix"]
         for error in err.errors():
-            variable = prefix + "_".join(map(str, error["loc"])).upper()
+            field = str(error["loc"][0])
+            variable = field if field.isupper() else prefix + field.upper()  # aliases: MODEL_URI
             typer.secho(f"✗ {variable}={error['input']!r}: {error['msg']}", fg="red", err=True)
         raise typer.Exit(2) from None
 
@@ -49,13 +53,22 @@ def step(name: str) -> Iterator[None]:
     from mlflow.exceptions import MlflowException
 
     from .data.ingest import DataValidationError
+    from .serving.batch import BatchInputError
+    from .serving.source import ModelNotFoundError
     from .training.register import GateFailedError
 
     typer.secho(f"» {name}...", fg=typer.colors.CYAN, err=True)
     start = time.perf_counter()
     try:
         yield
-    except (DataValidationError, GateFailedError, FileNotFoundError, MlflowException) as err:
+    except (
+        BatchInputError,
+        DataValidationError,
+        FileNotFoundError,
+        GateFailedError,
+        MlflowException,
+        ModelNotFoundError,
+    ) as err:
         typer.secho(f"✗ {name} failed: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     typer.secho(f"✓ {name} ({time.perf_counter() - start:.1f} s)", fg=typer.colors.GREEN, err=True)
@@ -139,3 +152,46 @@ def predict(
         configure_tracking(settings)
         predictions = run_predict(load_model(f"models:/{settings.model_name}@{alias}"), records)
     typer.echo(pd.concat([records, predictions], axis=1).to_string(index=False))
+
+
+@app.command()
+def serve() -> None:
+    """Serve the model over HTTP: MODEL_URI (or AZUREML_MODEL_DIR), SERVING_PORT, SERVING_WORKERS."""
+    import uvicorn
+
+    settings = load_settings(ServingSettings)
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.serving.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,  # the app logs JSON itself
+        access_log=False,  # one structured line per request comes from the app
+    )
+
+
+@app.command()
+def score(
+    input_path: Annotated[Path, typer.Argument(help="A CSV or Parquet file, or a folder of them.")],
+    output: Annotated[Path, typer.Option(help="The Parquet file to write.")] = Path(
+        "data/predictions/predictions.parquet"
+    ),
+) -> None:
+    """Batch scoring with the model of MODEL_URI (default: the champion); prints rows/s."""
+    from .serving.batch import score_files
+    from .serving.runtime import load_predictor
+    from .serving.source import locate_model
+
+    settings = load_settings(ServingSettings)
+    if not (settings.model_uri or settings.azureml_model_dir):
+        champion = f"models:/{load_settings().model_name}@champion"
+        settings = settings.model_copy(update={"model_uri": champion})
+    with step(f"score {input_path}"):
+        source = locate_model(settings)
+        predictor = load_predictor(source.folder)
+        done = score_files(input_path, output, predictor, source.version, settings.batch_rows)
+    typer.echo(
+        f"{done.rows} rows scored by version {source.version} ({predictor.flavor})"
+        f" in {done.seconds:.2f} s: {done.rows_per_second:,.0f} rows/s -> {done.output}"
+    )

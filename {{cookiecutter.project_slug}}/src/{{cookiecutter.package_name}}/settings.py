@@ -1,12 +1,13 @@
 """Typed settings: one place for every knob, overridable from the environment.
 
-Each field can be set with an environment variable named `{{ cookiecutter.package_name | upper }}_<FIELD>`
+`Settings` drives data preparation and training; `ServingSettings` the API and batch scoring.
+Each field of `Settings` can be set with an environment variable named `{{ cookiecutter.package_name | upper }}_<FIELD>`
 (for example `{{ cookiecutter.package_name | upper }}_TEST_SIZE=0.3`). Paths are relative to the working
 directory, which is the project root for `make` targets and the code folder in Azure ML jobs.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,3 +44,30 @@ class Settings(BaseSettings):
     # margin, and may not fall below the current champion's by more than the tolerance.
     min_gain_over_baseline: float = Field(default=0.1, ge=0)
     champion_tolerance: float = Field(default=0.0, ge=0)
+
+
+class ServingSettings(BaseSettings):
+    """Settings of the scoring API and batch scoring.
+
+    MODEL_URI and AZUREML_MODEL_DIR keep their conventional names (MLflow's and Azure ML's); the
+    others read `SERVING_<FIELD>`, for example `SERVING_PORT=8080` or `SERVING_WORKERS=2`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERVING_",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # A folder (the image), `models:/<name>@champion` (needs the `train` extra, for MLflow), or
+    # unset inside Azure ML, which mounts the model under AZUREML_MODEL_DIR.
+    model_uri: str | None = Field(default=None, validation_alias="MODEL_URI")
+    azureml_model_dir: Path | None = Field(default=None, validation_alias="AZUREML_MODEL_DIR")
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_records: int = Field(default=10_000, ge=1)
+    batch_rows: int = Field(default=65_536, ge=1)

@@ -9,6 +9,8 @@ import pandera.pandas as pa
 from pandas.api.types import is_numeric_dtype
 from pandera.typing import Series
 
+from ..serving.contract import Contract, Feature
+
 TARGET = "species"
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")
 ISLANDS = ("Biscoe", "Dream", "Torgersen")
@@ -56,10 +58,8 @@ NUMERIC_FEATURES = tuple(n for n, c in _FEATURE_COLUMNS.items() if is_numeric_dt
 CATEGORICAL_FEATURES = tuple(n for n in FEATURES if n not in NUMERIC_FEATURES)
 
 
-def input_contract() -> "Contract":
+def input_contract() -> Contract:
     """The features as the serving contract: types, nullability, ranges and categories."""
-    from ..serving.contract import Contract, Feature
-
     features = []
     for name, column in _FEATURE_COLUMNS.items():
         stats = {check.name: check.statistics for check in column.checks}

@@ -44,18 +44,26 @@ class Contract:
 
     @classmethod
     def load(cls, folder: Path) -> "Contract":
-        path = Path(folder) / CONTRACT_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: was this model logged by this project?")
+        path = model_file(folder, CONTRACT_FILE)
+        if path is None:
+            raise FileNotFoundError(
+                f"{folder} has no {CONTRACT_FILE}: was this model logged by this project?"
+            )
         features = json.loads(path.read_text())
         return cls(tuple(Feature(**f | {"categories": tuple(f["categories"])}) for f in features))
 
     def record_model(self) -> type[BaseModel]:
         """A pydantic model of one record: every field required, extra fields refused."""
         fields: dict[str, Any] = {f.name: (_annotation(f), ...) for f in self.features}
-        return create_model(
-            "Record", __config__=ConfigDict(extra="forbid", frozen=True), **fields
-        )
+        return create_model("Record", __config__=ConfigDict(extra="forbid", frozen=True), **fields)
+
+
+def model_file(folder: Path, name: str) -> Path | None:
+    """A file logged beside an MLflow model: at its root, or where `extra_files=` puts it."""
+    for path in (Path(folder) / name, Path(folder) / "extra_files" / name):
+        if path.is_file():
+            return path
+    return None
 
 
 def _annotation(feature: Feature) -> Any:

@@ -14,16 +14,22 @@ def in_azureml_job() -> bool:
     return "AZUREML_RUN_ID" in os.environ
 
 
-def configure_tracking(settings: Settings) -> str:
+def use_tracking_store(settings: Settings) -> str:
     """Use the platform's tracking server when there is one, else the embedded default.
 
     An explicit MLFLOW_TRACKING_URI (set by Azure ML inside a job, or by you) is never overridden.
     """
     if "MLFLOW_TRACKING_URI" not in os.environ:
         mlflow.set_tracking_uri(settings.tracking_uri)
+    return mlflow.get_tracking_uri()
+
+
+def configure_tracking(settings: Settings) -> str:
+    """The tracking store, and this project's experiment unless Azure ML chose the run."""
+    uri = use_tracking_store(settings)
     if not in_azureml_job():
         mlflow.set_experiment(settings.experiment_name)
-    return mlflow.get_tracking_uri()
+    return uri
 
 
 def git_tags() -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Training: fit the pipeline on the curated train set and log everything to one MLflow run."""
 
 import json
+import logging
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,11 +15,22 @@ from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
 from ..data.layers import TEST_FILE, TRAIN_FILE, read_curated
-from ..data.schemas import FEATURES, TARGET
+from ..data.schemas import (
+    FEATURES,
+    TARGET,
+    input_contract,
+)
+from ..serving.runtime import ONNX_FILE
 from ..settings import Settings
 from .evaluate import baseline_score, evaluate
+from .export import (
+    OnnxExport,
+    export_onnx,
+)
 from .model import build_model, model_params
 from .tracking import configure_tracking, git_tags
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_FILE = "candidate.json"
 
@@ -70,23 +83,53 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
             mlflow.log_figure(figure, f"plots/{name}")
             plt.close(figure)
 
+        exported = export_onnx(model, test_df)
+        _log_serving_flavor(exported)
         example = x_train.dropna().head(3)
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=infer_signature(x_train, model.predict(x_train)),
-            input_example=example,
-            # skops, MLflow's default, refuses to load any type not listed here: list the types
-            # this pipeline is made of, so that the list is reviewable in the MLmodel file.
-            serialization_format="skops",
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
-            # Pinned from this environment; MLflow would otherwise import the model in a
-            # subprocess to guess them, which costs seconds on every run.
-            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                # What the server reads without MLflow: the input contract, and the ONNX model
+                # when the pipeline exported with parity (MLflow puts them in `extra_files/`).
+                extra_files=_serving_files(exported, Path(tmp)),
+                signature=infer_signature(x_train, model.predict(x_train)),
+                input_example=example,
+                # skops, MLflow's default, refuses to load any type not listed here: list the
+                # types this pipeline is made of, so that the list is reviewable in the MLmodel
+                # file (the server's fallback reads it from there too).
+                serialization_format="skops",
+                skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+                # Pinned from this environment; MLflow would otherwise import the model in a
+                # subprocess to guess them, which costs seconds on every run.
+                pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+            )
     candidate = Candidate(run.info.run_id, info.model_uri, evaluation.metrics)
     candidate.save(Path(model_dir))
     return candidate
+
+
+def _log_serving_flavor(exported: OnnxExport) -> None:
+    """Say on the run which path will serve the model, and why when it is the slow one."""
+    if exported.onnx is None:
+        log.warning(
+            "the model is not exported to ONNX, so the native pipeline will serve it (slowly): %s",
+            exported.reason,
+        )
+        mlflow.set_tags({"serving.flavor": "sklearn", "serving.fallback_reason": exported.reason})
+        return
+    mlflow.set_tag("serving.flavor", "onnx")
+    mlflow.log_metric("onnx_max_proba_diff", exported.max_proba_diff)
+
+
+def _serving_files(exported: OnnxExport, folder: Path) -> list[str]:
+    """The files the server reads without MLflow, written to `folder` for MLflow to copy."""
+    files = [input_contract().save(folder)]
+    if exported.onnx is not None:
+        onnx_path = folder / ONNX_FILE
+        onnx_path.write_bytes(exported.onnx)
+        files.append(onnx_path)
+    return [str(path) for path in files]
 
 
 def _dataset(df: pd.DataFrame, path: Path) -> PandasDataset:

@@ -1,0 +1,206 @@
+"""The scoring API: the same app under uvicorn locally, in the Docker image and on Azure ML.
+
+Routes: `GET /health` (liveness), `GET /ready` (503 until the model is loaded), `POST /predict`
+(typed records, from the model's input contract) and `POST /invocations` (MLflow's scoring
+protocol, so MLflow and Azure ML clients work unchanged). OpenAPI docs at `/docs`.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from .. import __version__
+from ..settings import ServingSettings
+from .contract import Contract
+from .invocations import InvocationRequest, PayloadError, to_records
+from .logs import configure_logging
+from .middleware import RequestContext
+from .runtime import Predictor, load_predictor
+from .source import ModelSource, locate_model
+
+log = logging.getLogger(__name__)
+
+
+class Prediction(BaseModel):
+    label: str
+    probabilities: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    model_version: str
+    predictions: list[Prediction]
+
+
+class Readiness(BaseModel):
+    status: str
+    model_version: str
+    flavor: str | None = None
+    detail: str | None = None
+
+
+class ModelState:
+    """The model, loaded once in the background so that /health answers meanwhile."""
+
+    def __init__(self, source: ModelSource) -> None:
+        self.source = source
+        self.predictor: Predictor | None = None
+        self.error: str | None = None
+
+    def load(self) -> None:
+        try:
+            self.predictor = load_predictor(self.source.folder)
+        except Exception as err:  # reported by /ready and the log; the process stays up
+            self.error = f"{type(err).__name__}: {err}"
+            log.exception(
+                "the model failed to load", extra={"fields": {"model": str(self.source.folder)}}
+            )
+        else:
+            log.info(
+                "model loaded",
+                extra={"fields": {"version": self.source.version, "flavor": self.predictor.flavor}},
+            )
+
+
+def create_app(settings: ServingSettings | None = None) -> RequestContext:
+    """Build the app for the model the settings point to (uvicorn calls this with `--factory`).
+
+    The model folder is located and its input contract read now, so that request types and
+    OpenAPI docs match the model; the model itself loads in the background.
+    """
+    settings = settings or ServingSettings()
+    configure_logging(settings.log_level)
+    source = locate_model(settings)
+    contract = Contract.load(source.folder)
+    state = ModelState(source)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=state.load, name="model-loader", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="{{ cookiecutter.project_name }}",
+        description="Predictions of the served model. Record fields come from its input contract.",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.model = state
+    _add_routes(app, state, contract, settings)
+    return RequestContext(app, settings.max_body_bytes)
+
+
+def _add_routes(
+    app: FastAPI, state: ModelState, contract: Contract, settings: ServingSettings
+) -> None:
+    record = contract.record_model()
+    records_adapter = TypeAdapter(list[record])
+    predict_request = create_model(
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        records=(
+            Annotated[list[record], Field(min_length=1, max_length=settings.max_records)],
+            ...,
+        ),
+    )
+
+    def ready_predictor() -> Predictor:
+        if state.predictor is None:
+            raise ModelNotReadyError(state.error or "the model is loading")
+        return state.predictor
+
+    @app.exception_handler(ModelNotReadyError)
+    async def not_ready(_: Request, err: ModelNotReadyError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=503)
+
+    @app.get("/health", tags=["probes"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready", tags=["probes"], response_model=Readiness, responses={503: {"model": Readiness}}
+    )
+    async def ready() -> Response:
+        """Readiness: 200 once the model is loaded, with the version that serves."""
+        version = state.source.version
+        if state.predictor is None:
+            body = Readiness(
+                status="failed" if state.error else "loading",
+                model_version=version,
+                detail=state.error,
+            )
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(
+            Readiness(
+                status="ready", model_version=version, flavor=state.predictor.flavor
+            ).model_dump()
+        )
+
+    @app.post("/predict", tags=["scoring"], response_model=PredictResponse, responses={503: {}})
+    async def predict(request: predict_request) -> Response:  # type: ignore[valid-type]
+        """Predicted class and class probabilities for each record."""
+        predictor = ready_predictor()
+        labels, proba = predictor.predict(_columns(request.records, contract))  # type: ignore[attr-defined]
+        classes = predictor.classes
+        body = {
+            "model_version": state.source.version,
+            "predictions": [
+                {"label": str(label), "probabilities": dict(zip(classes, row, strict=True))}
+                for label, row in zip(labels, proba.tolist(), strict=True)
+            ],
+        }
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.post("/invocations", tags=["scoring"], responses={400: {}, 503: {}})
+    async def invocations(request: InvocationRequest) -> Response:
+        """MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or
+        `inputs`; the answer is `{"predictions": [...]}` as `mlflow models serve` gives."""
+        predictor = ready_predictor()
+        try:
+            records = records_adapter.validate_python(to_records(request))
+        except (PayloadError, ValidationError) as err:
+            return JSONResponse(
+                {"error_code": "BAD_REQUEST", "message": _explain(err)}, status_code=400
+            )
+        if not records:
+            return JSONResponse(
+                {"error_code": "BAD_REQUEST", "message": "no records to score"}, status_code=400
+            )
+        labels, _ = predictor.predict(_columns(records, contract))
+        return Response(
+            json.dumps({"predictions": [str(label) for label in labels]}),
+            media_type="application/json",
+        )
+
+
+class ModelNotReadyError(Exception):
+    """The model is not loaded (yet, or at all): answer 503."""
+
+
+def _columns(records: Sequence[BaseModel], contract: Contract) -> dict[str, np.ndarray]:
+    """Records to the column arrays the predictor takes: NaN for missing numbers."""
+    columns: dict[str, np.ndarray] = {}
+    for feature in contract.features:
+        values = [getattr(r, feature.name) for r in records]
+        kind: Any = np.float64 if feature.kind == "number" else object
+        columns[feature.name] = np.array(values, dtype=kind)
+    return columns
+
+
+def _explain(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"record {e['loc'][0]}, field '{'.'.join(map(str, e['loc'][1:]))}': {e['msg']}"
+            if len(e["loc"]) > 1
+            else f"record {e['loc'][0]}: {e['msg']}"
+            for e in err.errors()
+        )
+    return str(err)

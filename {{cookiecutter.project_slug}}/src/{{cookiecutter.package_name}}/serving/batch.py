@@ -1,0 +1,138 @@
+"""Batch scoring: a CSV or Parquet file (or a folder of them) in, Parquet predictions out.
+
+Chunked with Arrow, so memory stays flat on files larger than RAM. An Azure ML batch deployment
+calls `score_files` on each mini-batch of files, as `make score` does locally.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .contract import Contract, Feature
+from .runtime import Predictor
+
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+class BatchInputError(ValueError):
+    """The input does not fit the model's contract; the message names the column and rule."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    output: Path
+    rows: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("inf")
+
+
+def score_files(
+    source: Path, output: Path, predictor: Predictor, version: str, batch_rows: int = 65_536
+) -> BatchResult:
+    """Score every row of `source` into `output`, keeping the input columns and adding the
+    prediction, one probability per class, the model version and the time of scoring.
+
+    The output appears only when every row is scored: a bad row leaves no partial file.
+    """
+    dataset = _dataset(Path(source))
+    missing = [name for name in predictor.contract.names if name not in dataset.schema.names]
+    if missing:
+        raise BatchInputError(f"{source} lacks the column(s) {', '.join(missing)}")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    scored_at = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
+    start, rows, writer = time.perf_counter(), 0, None
+    try:
+        for batch in dataset.to_batches(batch_size=batch_rows):
+            if batch.num_rows == 0:
+                continue
+            labels, proba = predictor.predict(_columns(batch, predictor.contract))
+            table = pa.Table.from_batches([batch])
+            table = table.append_column("prediction", pa.array(labels.astype(str)))
+            for i, label in enumerate(predictor.classes):
+                table = table.append_column(f"proba_{label}", pa.array(proba[:, i], pa.float64()))
+            table = table.append_column("model_version", pa.array([version] * batch.num_rows))
+            table = table.append_column("scored_at", pa.repeat(scored_at, batch.num_rows))
+            writer = writer or pq.ParquetWriter(partial, table.schema)
+            writer.write_table(table)
+            rows += batch.num_rows
+    except BaseException:
+        if writer:
+            writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    if writer is None:
+        raise BatchInputError(f"{source} has no rows to score")
+    writer.close()
+    os.replace(partial, output)
+    return BatchResult(output, rows, time.perf_counter() - start)
+
+
+def _dataset(source: Path) -> ds.Dataset:
+    files = (
+        sorted(p for p in source.rglob("*") if p.suffix in FORMATS) if source.is_dir() else [source]
+    )
+    if not files or not source.exists():
+        raise BatchInputError(f"no CSV or Parquet file at {source}")
+    formats = {FORMATS.get(p.suffix) for p in files}
+    if len(formats) != 1 or None in formats:
+        raise BatchInputError(f"{source}: give CSV files or Parquet files, one format at a time")
+    kind = formats.pop()
+    if kind == "csv":
+        # Empty cells and NA-like strings are missing values in text columns too, as in pandas.
+        convert = pacsv.ConvertOptions(strings_can_be_null=True)
+        return ds.dataset([str(p) for p in files], format=ds.CsvFileFormat(convert_options=convert))
+    return ds.dataset([str(p) for p in files], format=kind)
+
+
+def _columns(batch: pa.RecordBatch, contract: Contract) -> dict[str, np.ndarray]:
+    """The batch as the predictor's column arrays, held to the contract like an API request."""
+    return {f.name: _column(batch.column(f.name), f) for f in contract.features}
+
+
+def _column(values: pa.Array, feature: Feature) -> np.ndarray:
+    if not feature.nullable and values.null_count:
+        raise BatchInputError(f"column '{feature.name}' has {values.null_count} missing value(s)")
+    if feature.kind == "category":
+        values = values.cast(pa.string())
+        unknown = pc.unique(
+            pc.filter(values, pc.invert(pc.is_in(values, pa.array(feature.categories))))
+        )
+        unknown = unknown.drop_null()
+        if len(unknown):
+            raise BatchInputError(
+                f"column '{feature.name}' has values outside {list(feature.categories)}:"
+                f" {unknown.to_pylist()[:5]}"
+            )
+        return values.to_numpy(zero_copy_only=False)
+    try:
+        numbers = values.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise BatchInputError(
+            f"column '{feature.name}' must be numeric, not {values.type}"
+        ) from None
+    low, high = feature.minimum, feature.maximum
+    if low is not None or high is not None:
+        outside = pc.or_(
+            pc.less(numbers, low if low is not None else -np.inf),
+            pc.greater(numbers, high if high is not None else np.inf),
+        )
+        count = pc.sum(outside).as_py() or 0
+        if count:
+            raise BatchInputError(
+                f"column '{feature.name}' has {count} value(s) outside [{low}, {high}]"
+            )
+    return numbers.to_numpy(zero_copy_only=False)

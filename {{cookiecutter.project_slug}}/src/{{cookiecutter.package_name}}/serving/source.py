@@ -1,0 +1,68 @@
+"""Where the served model comes from: a folder, the MLflow registry, or Azure ML's mount."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..settings import ServingSettings, Settings
+
+
+class ModelNotFoundError(Exception):
+    """No model could be located; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A local MLflow model folder and the version to report for it."""
+
+    folder: Path
+    version: str
+
+
+def locate_model(settings: ServingSettings) -> ModelSource:
+    """MODEL_URI first (a folder, or a registry URI resolved with MLflow), then Azure ML's mount."""
+    if settings.model_uri:
+        path = Path(settings.model_uri.removeprefix("file://"))
+        if path.exists():
+            folder = _mlmodel_folder(path)
+            return ModelSource(folder, _registered_version(folder) or path.resolve().name)
+        return _from_registry(settings.model_uri)
+    if settings.azureml_model_dir:
+        # Azure ML mounts the model at .../azureml-models/<name>/<version>.
+        root = settings.azureml_model_dir
+        folder = _mlmodel_folder(root)
+        return ModelSource(folder, _registered_version(folder) or root.name)
+    raise ModelNotFoundError(
+        "no model to serve: set MODEL_URI to a model folder or to models:/<name>@champion"
+    )
+
+
+def _mlmodel_folder(root: Path) -> Path:
+    """The folder holding the MLmodel file: `root` itself, or the one Azure ML nests inside."""
+    found = sorted(root.rglob("MLmodel"), key=lambda p: len(p.parts))
+    if not found:
+        raise ModelNotFoundError(f"no MLflow model (an MLmodel file) under {root}")
+    return found[0].parent
+
+
+def _registered_version(folder: Path) -> str | None:
+    """The version MLflow wrote into a registered model's folder (`registered_model_meta`)."""
+    meta = folder / "registered_model_meta"
+    if not meta.is_file():
+        return None
+    fields = dict(line.partition(": ")[::2] for line in meta.read_text().splitlines())
+    return fields.get("model_version", "").strip() or None
+
+
+def _from_registry(uri: str) -> ModelSource:
+    try:
+        import mlflow  # the `train` extra; the serving image reads folders only
+    except ImportError:
+        raise ModelNotFoundError(
+            f"MODEL_URI={uri} is not a folder, and resolving it needs MLflow (the `train` extra);"
+            " in the image, mount the model folder and point MODEL_URI at it"
+        ) from None
+    from ..training.tracking import use_tracking_store
+
+    use_tracking_store(Settings())
+    folder = _mlmodel_folder(Path(mlflow.artifacts.download_artifacts(uri)))
+    return ModelSource(folder, _registered_version(folder) or uri)

@@ -1,0 +1,233 @@
+"""The scoring API over real HTTP, against a server started the way `make serve` starts it."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from {{ cookiecutter.package_name }}.data.schemas import FEATURES
+from {{ cookiecutter.package_name }}.serving.contract import Contract
+from {{ cookiecutter.package_name }}.training.tracking import load_model
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+
+
+class Server:
+    """A client of the server under test, speaking plain HTTP/1.1."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, **headers: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(
+                method, path, body=payload, headers={"content-type": "application/json", **headers}
+            )
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        parsed = json.loads(data) if data else None
+        return response.status, parsed, {k.lower(): v for k, v in response.getheaders()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`python -m <package> serve` on a free port, with the champion's folder as MODEL_URI."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    env = os.environ | {
+        "MODEL_URI": str(champion.folder),
+        "SERVING_HOST": "127.0.0.1",
+        "SERVING_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    client = Server(port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.call("GET", "/ready")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert process.poll() is None, Path(log.name).read_text()
+        assert time.monotonic() < deadline, "the server was not ready within 60 s"
+        time.sleep(0.2)
+    yield client
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def test_set(champion) -> pd.DataFrame:
+    return pd.read_parquet(champion.curated_dir / "test.parquet")
+
+
+def as_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready records: missing values become null."""
+    return json.loads(df[list(FEATURES)].to_json(orient="records"))
+
+
+def test_health_and_readiness_name_the_version(server: Server, champion) -> None:
+    assert server.call("GET", "/health")[:2] == (200, {"status": "ok"})
+    status, body, _ = server.call("GET", "/ready")
+    assert status == 200
+    assert body["model_version"] == champion.version
+    assert body["flavor"] == "onnx"
+
+
+def test_predictions_equal_the_models_own(server: Server, champion, test_set: pd.DataFrame) -> None:
+    native = load_model(str(champion.folder))
+    status, body, headers = server.call("POST", "/predict", {"records": as_records(test_set)})
+
+    assert status == 200, body
+    assert body["model_version"] == champion.version
+    labels = [p["label"] for p in body["predictions"]]
+    assert labels == list(native.predict(test_set[list(FEATURES)]))
+    served = np.array(
+        [[p["probabilities"][c] for c in native.classes_] for p in body["predictions"]]
+    )
+    assert np.abs(served - native.predict_proba(test_set[list(FEATURES)])).max() < 1e-5
+    assert headers["x-request-id"]
+
+
+def test_a_request_id_is_echoed(server: Server, test_set: pd.DataFrame) -> None:
+    body = {"records": as_records(test_set.head(1))}
+    headers = server.call("POST", "/predict", body, **{"x-request-id": "abc-123"})[2]
+    assert headers["x-request-id"] == "abc-123"
+
+
+def mlflow_payloads(df: pd.DataFrame) -> dict[str, Any]:
+    records = as_records(df)
+    split = json.loads(df[list(FEATURES)].to_json(orient="split", index=False))
+    columns = {name: [r[name] for r in records] for name in FEATURES}
+    return {
+        "dataframe_split": {"dataframe_split": split},
+        "dataframe_records": {"dataframe_records": records},
+        "instances": {"instances": records},
+        "inputs as columns": {"inputs": columns},
+        "inputs as records": {"inputs": records, "params": {}},
+    }
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["dataframe_split", "dataframe_records", "instances", "inputs as columns", "inputs as records"],
+)
+def test_every_mlflow_payload_form_answers_in_mlflows_shape(
+    server: Server, champion, test_set: pd.DataFrame, form: str
+) -> None:
+    rows = test_set.head(7)
+    status, body, _ = server.call("POST", "/invocations", mlflow_payloads(rows)[form])
+
+    assert status == 200, body
+    expected = load_model(str(champion.folder)).predict(rows[list(FEATURES)])
+    assert body == {"predictions": list(expected)}
+
+
+def valid_record(test_set: pd.DataFrame) -> dict[str, Any]:
+    return as_records(test_set.dropna().head(1))[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda r: r.pop("island"), "island"),
+        (lambda r: r.update(bill_length_mm="long"), "bill_length_mm"),
+        (lambda r: r.update(bill_length_mm=True), "bill_length_mm"),
+        (lambda r: r.update(island="Atlantis"), "island"),
+        (lambda r: r.update(body_mass_g=-5), "body_mass_g"),
+        (lambda r: r.update(colour="black"), "colour"),
+    ],
+    ids=["missing", "wrong type", "boolean", "unknown category", "out of range", "extra field"],
+)
+def test_bad_records_get_a_422_that_names_the_field(
+    server: Server, test_set: pd.DataFrame, change: Any, named: str
+) -> None:
+    record = valid_record(test_set)
+    change(record)
+    status, body, _ = server.call("POST", "/predict", {"records": [record]})
+
+    assert status == 422
+    assert any(named in error["loc"] for error in body["detail"]), body
+
+
+def test_bad_payloads_get_a_clear_4xx(server: Server, test_set: pd.DataFrame) -> None:
+    assert server.call("POST", "/predict", {"records": []})[0] == 422
+    assert server.call("POST", "/predict", {"rows": []})[0] == 422
+    assert server.call("POST", "/predict", raw=b'{"records": [')[0] == 422
+    huge = json.dumps({"records": [valid_record(test_set)] * 20_000}).encode()
+    status, body, _ = server.call("POST", "/predict", raw=huge)
+    assert status == 413, body
+    two_forms = {"instances": [], "inputs": []}
+    assert server.call("POST", "/invocations", two_forms)[0] == 422
+
+
+def test_bad_mlflow_payloads_get_a_400_that_names_the_field(
+    server: Server, test_set: pd.DataFrame
+) -> None:
+    record = valid_record(test_set) | {"island": "Atlantis"}
+    status, body, _ = server.call("POST", "/invocations", {"dataframe_records": [record]})
+    assert status == 400
+    assert "record 0, field 'island'" in body["message"]
+
+    split = {"columns": ["island"], "data": [["Dream", 1.0]]}
+    status, body, _ = server.call("POST", "/invocations", {"dataframe_split": split})
+    assert status == 400
+    assert server.call("POST", "/invocations", {"dataframe_records": []})[0] == 400
+
+
+def test_the_openapi_spec_types_records_from_the_contract(server: Server, champion) -> None:
+    spec = server.call("GET", "/openapi.json")[1]
+    record = spec["components"]["schemas"]["Record"]
+    contract = Contract.load(champion.folder)
+    assert list(record["properties"]) == list(contract.names)
+    assert set(record["required"]) == set(contract.names)
+    island = json.dumps(record["properties"]["island"])
+    assert all(category in island for category in ("Biscoe", "Dream", "Torgersen"))
+
+
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+)
+def test_fuzzing_the_openapi_spec_finds_no_server_error(server: Server, mode) -> None:
+    """Property-based requests from the spec, valid and invalid: never a 5xx."""
+    base_url = f"http://127.0.0.1:{server.port}"
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if mode == schemathesis.GenerationMode.NEGATIVE and operation.method.upper() == "GET":
+            continue  # no parameters or body: no invalid request to make
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        def no_server_error(case: schemathesis.Case) -> None:
+            case.call_and_validate(base_url=base_url, checks=[not_a_server_error])
+
+        no_server_error()
