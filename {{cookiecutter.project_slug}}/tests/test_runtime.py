@@ -153,6 +153,8 @@ def test_the_logged_model_serves_with_onnx_like_the_native_pipeline(
     assert predictor.contract == input_contract()
     native = load_model(str(logged.folder))
     assert_predicts_like(predictor, native, with_missing_values(curated[1]))
+    one_per_core = load_predictor(logged.folder, threads=0)  # the batch scoring setting
+    assert_predicts_like(one_per_core, native, with_missing_values(curated[1]))
 
 
 def test_without_the_onnx_file_the_native_pipeline_serves_with_a_warning(

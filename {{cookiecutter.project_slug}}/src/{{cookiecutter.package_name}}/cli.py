@@ -189,7 +189,7 @@ def score(
         settings = settings.model_copy(update={"model_uri": champion})
     with step(f"score {input_path}"):
         source = locate_model(settings)
-        predictor = load_predictor(source.folder)
+        predictor = load_predictor(source.folder, threads=0)  # batches: one thread per core
         done = score_files(input_path, output, predictor, source.version, settings.batch_rows)
     typer.echo(
         f"{done.rows} rows scored by version {source.version} ({predictor.flavor})"

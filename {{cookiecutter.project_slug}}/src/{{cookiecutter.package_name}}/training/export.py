@@ -7,12 +7,12 @@ PARITY_TOLERANCE) on the test set; otherwise the native pipeline serves and the 
 
 Three choices make parity exact rather than approximate:
 - numbers enter the graph as float64, so imputation and scaling are bit-identical to
-  scikit-learn's (float32 inputs moved tree decisions: probabilities were off by up to 0.07);
-- missing values are imputed by our own converter (`_convert_imputer`): skl2onnx's rounds the
-  fill values of numbers to float32, which ONNX Runtime requires for its Imputer, and accepts
-  only a string as the missing category marker;
+  scikit-learn's (with float32 inputs, probabilities were off by up to 0.07);
+- missing values are imputed by our own converter (`_convert_imputer`): skl2onnx's emits ONNX's
+  Imputer, which ONNX Runtime runs in float32 only, and refuses NaN as the missing category;
 - trees get their input cast to float32 in the graph, as scikit-learn casts it before every tree
-  (`_as_exported`), so that every threshold comparison matches.
+  (`_as_exported`), so that every threshold comparison matches (fed float64, ONNX Runtime
+  compared it with float32 thresholds: probabilities were off by up to 0.08).
 """
 
 import copy
@@ -76,7 +76,9 @@ class OnnxExport:
 
 
 def export_onnx(model: Pipeline, test: pd.DataFrame) -> OnnxExport:
-    """Convert `model` and check it on `test`; never raises for a model that cannot convert."""
+    """Convert `model` and check it with the serving code on `test`, and on copies of `test`
+    with each nullable feature missing (the imputers' work). Never raises for a model that
+    cannot convert or fails parity: the result says why instead."""
     try:
         onx = _convert(model)
     except CONVERSION_ERRORS as err:
@@ -97,8 +99,9 @@ def export_onnx(model: Pipeline, test: pd.DataFrame) -> OnnxExport:
         return OnnxExport(
             None,
             diff,
-            f"the ONNX export differs from the pipeline on {len(x)} test rows: {wrong} labels"
-            f" differ, max |probability diff| is {diff:.3g} (tolerance {PARITY_TOLERANCE:g})",
+            f"the ONNX export differs from the pipeline on {len(x)} rows (the test set, and copies"
+            f" with missing values): {wrong} labels differ, max |probability diff| is {diff:.3g}"
+            f" (tolerance {PARITY_TOLERANCE:g})",
         )
     return OnnxExport(onx, diff)
 
