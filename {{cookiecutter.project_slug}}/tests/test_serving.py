@@ -3,11 +3,13 @@
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,34 +56,62 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`python -m <package> serve` on a free port, with the champion's folder as MODEL_URI."""
+@contextmanager
+def serving(model_folder: Path, log_file: Path, until: str = "ready") -> Iterator[Server]:
+    """`python -m <package> serve` on a free port, as `make serve` runs it, until /ready
+    reports `until` ("ready", or "failed" for a model that cannot load)."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
     env = os.environ | {
-        "MODEL_URI": str(champion.folder),
+        "MODEL_URI": str(model_folder),
         "SERVING_HOST": "127.0.0.1",
         "SERVING_PORT": str(port),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", PACKAGE, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    client = Server(port)
-    deadline = time.monotonic() + 60
-    while True:
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", PACKAGE, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        client = Server(port)
+        deadline = time.monotonic() + 60
         try:
-            if client.call("GET", "/ready")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, Path(log.name).read_text()
-        assert time.monotonic() < deadline, "the server was not ready within 60 s"
-        time.sleep(0.2)
-    yield client
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+            while True:
+                try:
+                    body = client.call("GET", "/ready")[1]
+                    if body["status"] == until:
+                        break
+                except OSError:
+                    pass
+                assert process.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, f"/ready was not {until} within 60 s"
+                time.sleep(0.2)
+            yield client
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The champion's folder as MODEL_URI."""
+    with serving(champion.folder, tmp_path_factory.mktemp("server") / "server.log") as client:
+        yield client
+
+
+def test_a_model_that_cannot_load_keeps_ready_at_503(champion, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(champion.folder, broken)
+    (broken / "extra_files" / "model.onnx").write_bytes(b"not an ONNX model")
+    log = tmp_path / "server.log"
+
+    with serving(broken, log, until="failed") as client:
+        status, body, _ = client.call("GET", "/ready")
+        assert status == 503
+        assert body["detail"]
+        assert client.call("GET", "/health")[0] == 200
+        assert client.call("POST", "/predict", {"records": []})[0] in {422, 503}
+        record = dict.fromkeys(FEATURES) | {"island": "Dream"}
+        assert client.call("POST", "/predict", {"records": [record]})[0] == 503
+    logged = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(entry["message"] == "the model failed to load" for entry in logged)
 
 
 @pytest.fixture(scope="module")
