@@ -78,21 +78,13 @@ LEVEL_0_FILES = {
 FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_0_FILES, "2": LEVEL_0_FILES}
 
 
-def bake(cookies, **context: str) -> Path:
-    """Bake with `context` and return the project folder, failing the test on any error."""
-    result = cookies.bake(extra_context=context)
-    assert result.exception is None, result.exception
-    assert result.exit_code == 0
-    return Path(result.project_path)
-
-
 def files_of(project: Path) -> set[str]:
     return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_level_bakes_the_exact_file_set(cookies, level: str) -> None:
-    project = bake(cookies, maturity_level=level)
+def test_every_level_bakes_the_exact_file_set(bake, level: str) -> None:
+    project = bake(maturity_level=level)
 
     expected = {path.format(package=DEFAULT_NAME) for path in FILES_BY_LEVEL[level]}
     assert files_of(project) == expected
@@ -102,8 +94,8 @@ def test_every_level_bakes_the_exact_file_set(cookies, level: str) -> None:
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_file_is_rendered_and_parses(cookies, level: str) -> None:
-    project = bake(cookies, maturity_level=level)
+def test_every_file_is_rendered_and_parses(bake, level: str) -> None:
+    project = bake(maturity_level=level)
 
     for path in project.rglob("*"):
         if not path.is_file() or path.suffix in {".csv", ".parquet"}:
@@ -136,9 +128,9 @@ def test_every_file_is_rendered_and_parses(cookies, level: str) -> None:
     ],
 )
 def test_odd_names_bake_into_valid_lint_clean_projects(
-    cookies, name: str, slug: str, package: str
+    bake, name: str, slug: str, package: str
 ) -> None:
-    project = bake(cookies, project_name=name)
+    project = bake(project_name=name)
 
     assert project.name == slug
     assert (project / "src" / package / "cli.py").is_file()
@@ -156,8 +148,8 @@ def test_odd_names_bake_into_valid_lint_clean_projects(
 
 
 @pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
-def test_python_version_reaches_every_file_that_names_it(cookies, version: str) -> None:
-    project = bake(cookies, python_version=version)
+def test_python_version_reaches_every_file_that_names_it(bake, version: str) -> None:
+    project = bake(python_version=version)
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={version}"
@@ -166,8 +158,8 @@ def test_python_version_reaches_every_file_that_names_it(cookies, version: str) 
     assert f"python={version}" in conda["dependencies"]
 
 
-def test_azure_names_derive_from_the_prefix(cookies) -> None:
-    project = bake(cookies, project_name="Fraud Radar", azure_resource_prefix="frd")
+def test_azure_names_derive_from_the_prefix(bake) -> None:
+    project = bake(project_name="Fraud Radar", azure_resource_prefix="frd")
 
     readme = (project / "README.md").read_text()
     assert "-g rg-frd-dev -w mlw-frd-dev" in readme
@@ -245,9 +237,9 @@ def project_env() -> dict[str, str]:
     ],
     ids=["level-0", "level-1-py310", "level-2"],
 )
-def test_baked_project_passes_its_own_quality_gate(cookies, context: dict[str, str]) -> None:
+def test_baked_project_passes_its_own_quality_gate(bake, context: dict[str, str]) -> None:
     """`make install`, `make lint` and `make test`, exactly as the generated README says."""
-    project = bake(cookies, **context)
+    project = bake(**context)
     env = project_env()
 
     for target in ("install", "lint", "test"):
@@ -256,9 +248,9 @@ def test_baked_project_passes_its_own_quality_gate(cookies, context: dict[str, s
 
 
 @pytest.mark.slow
-def test_make_demo_ends_with_predictions_of_the_champion(cookies) -> None:
+def test_make_demo_ends_with_predictions_of_the_champion(bake) -> None:
     """On a machine without uv: `make install` bootstraps its own copy with pip."""
-    project = bake(cookies)
+    project = bake()
     env = project_env() | {"UV": ".tools/bin/uv"}
     run(["make", "install"], cwd=project, env=env)
 

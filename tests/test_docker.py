@@ -28,13 +28,6 @@ class Stage:
         return [rest for kw, rest in self.instructions if kw == keyword]
 
 
-def bake(cookies, **context: str) -> Path:
-    result = cookies.bake(extra_context=context)
-    assert result.exception is None, result.exception
-    assert result.exit_code == 0
-    return Path(result.project_path)
-
-
 def parse_stages(dockerfile: str) -> list[Stage]:
     """Instructions per stage: comments dropped, continuation lines joined."""
     lines = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
@@ -95,9 +88,9 @@ def hadolint(dockerfile: Path, tmp_path: Path) -> subprocess.CompletedProcess[st
 
 @pytest.mark.parametrize(("level", "python_version"), [("0", "3.11"), ("1", "3.10"), ("2", "3.13")])
 def test_the_serving_image_is_slim_safe_and_serves_without_the_training_stack(
-    cookies, tmp_path: Path, level: str, python_version: str
+    bake, tmp_path: Path, level: str, python_version: str
 ) -> None:
-    project = bake(cookies, maturity_level=level, python_version=python_version)
+    project = bake(maturity_level=level, python_version=python_version)
     dockerfile = project / "Dockerfile"
 
     lint = hadolint(dockerfile, tmp_path)
@@ -146,8 +139,8 @@ def test_the_serving_image_is_slim_safe_and_serves_without_the_training_stack(
     assert "MODEL_URI=/opt/model" in with_model.args("ENV")
 
 
-def test_the_build_context_is_an_allowlist_of_what_the_image_copies(cookies) -> None:
-    project = bake(cookies)
+def test_the_build_context_is_an_allowlist_of_what_the_image_copies(bake) -> None:
+    project = bake()
     patterns = [
         line.strip()
         for line in (project / ".dockerignore").read_text().splitlines()
