@@ -54,7 +54,6 @@ LEVEL_0_FILES = {
     "src/{package}/serving/invocations.py",
     "src/{package}/serving/logs.py",
     "src/{package}/serving/middleware.py",
-    "src/{package}/serving/predict.py",
     "src/{package}/serving/runtime.py",
     "src/{package}/serving/source.py",
     "src/{package}/training/__init__.py",

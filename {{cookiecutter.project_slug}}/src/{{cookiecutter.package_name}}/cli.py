@@ -140,18 +140,24 @@ def predict(
 ) -> None:
     """Print predictions of a registered model (the champion by default)."""
     import pandas as pd
+    import pyarrow as pa
 
     from .data.layers import TEST_FILE
-    from .serving.predict import predict as run_predict
-    from .training.tracking import configure_tracking, load_model
+    from .serving.batch import contract_columns
+    from .serving.runtime import load_predictor
+    from .serving.source import locate_model
 
     settings = load_settings()
     path = input_path or settings.curated_dir / TEST_FILE
+    model_uri = f"models:/{settings.model_name}@{alias}"
     with step(f"predict with {settings.model_name}@{alias}"):
         records = (pd.read_parquet if path.suffix == ".parquet" else pd.read_csv)(path).head(rows)
-        configure_tracking(settings)
-        predictions = run_predict(load_model(f"models:/{settings.model_name}@{alias}"), records)
-    typer.echo(pd.concat([records, predictions], axis=1).to_string(index=False))
+        # The path the API and batch scoring take: the same checks, the same model file.
+        predictor = load_predictor(locate_model(ServingSettings(model_uri=model_uri)).folder)
+        batch = pa.RecordBatch.from_pandas(records, preserve_index=False)
+        labels, proba = predictor.predict(contract_columns(batch, predictor.contract))
+    probabilities = {f"proba_{c}": proba[:, i].round(4) for i, c in enumerate(predictor.classes)}
+    typer.echo(records.assign(prediction=labels, **probabilities).to_string(index=False))
 
 
 @app.command()

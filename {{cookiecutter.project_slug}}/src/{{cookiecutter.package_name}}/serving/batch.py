@@ -47,9 +47,7 @@ def score_files(
     The output appears only when every row is scored: a bad row leaves no partial file.
     """
     dataset = _dataset(Path(source))
-    missing = [name for name in predictor.contract.names if name not in dataset.schema.names]
-    if missing:
-        raise BatchInputError(f"{source} lacks the column(s) {', '.join(missing)}")
+    _require_columns(dataset.schema.names, predictor.contract, str(source))
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
@@ -59,7 +57,7 @@ def score_files(
         for batch in dataset.to_batches(batch_size=batch_rows):
             if batch.num_rows == 0:
                 continue
-            labels, proba = predictor.predict(_columns(batch, predictor.contract))
+            labels, proba = predictor.predict(contract_columns(batch, predictor.contract))
             table = pa.Table.from_batches([batch])
             table = table.append_column("prediction", pa.array(labels.astype(str)))
             for i, label in enumerate(predictor.classes):
@@ -98,9 +96,16 @@ def _dataset(source: Path) -> ds.Dataset:
     return ds.dataset([str(p) for p in files], format=kind)
 
 
-def _columns(batch: pa.RecordBatch, contract: Contract) -> dict[str, np.ndarray]:
+def contract_columns(batch: pa.RecordBatch, contract: Contract) -> dict[str, np.ndarray]:
     """The batch as the predictor's column arrays, held to the contract like an API request."""
+    _require_columns(batch.schema.names, contract, "the input")
     return {f.name: _column(batch.column(f.name), f) for f in contract.features}
+
+
+def _require_columns(names: list[str], contract: Contract, what: str) -> None:
+    missing = [name for name in contract.names if name not in names]
+    if missing:
+        raise BatchInputError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
 def _column(values: pa.Array, feature: Feature) -> np.ndarray:
