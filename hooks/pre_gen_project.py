@@ -145,6 +145,11 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
     ),
 }
 
+ENDPOINT_RULE: Rule = (
+    _matches(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]"),
+    "must be 3-32 letters, digits and hyphens, starting with a letter (Azure ML endpoint names)",
+)
+
 # Derived from the prefix in cookiecutter.json but overridable via --extra-context or replay.
 AZURE_RULES: dict[str, tuple[Rule, ...]] = {
     "resource_group": (
@@ -163,6 +168,19 @@ AZURE_RULES: dict[str, tuple[Rule, ...]] = {
     "storage_account": (
         (_matches(r"[a-z0-9]{3,24}"), "must be 3-24 lowercase letters and digits"),
     ),
+    "online_endpoint": (ENDPOINT_RULE,),
+    "batch_endpoint": (ENDPOINT_RULE,),
+}
+
+# The Azure ML registry that carries one model version from dev to prod.
+SHARED_RULES: dict[str, tuple[Rule, ...]] = {
+    "resource_group": AZURE_RULES["resource_group"],
+    "registry": (
+        (
+            _matches(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"),
+            "must be 3-33 letters, digits, '-' or '_', starting with a letter or digit",
+        ),
+    ),
 }
 
 
@@ -177,11 +195,11 @@ def _problem(label: str, value: str, rules: tuple[Rule, ...]) -> str | None:
 def validate(answers: dict) -> list[str]:
     """Return every problem with the answers, so the user can fix them all in one go."""
     problems = [_problem(name, answers[name], rules) for name, rules in ANSWER_RULES.items()]
-    for environment in ENVIRONMENTS:
-        names = answers["azure"].get(environment, {})
+    for group, group_rules in [("shared", SHARED_RULES)] + [(e, AZURE_RULES) for e in ENVIRONMENTS]:
+        names = answers["azure"].get(group, {})
         problems += [
-            _problem(f"__azure.{environment}.{key}", names.get(key, ""), rules)
-            for key, rules in AZURE_RULES.items()
+            _problem(f"__azure.{group}.{key}", names.get(key, ""), rules)
+            for key, rules in group_rules.items()
         ]
     return [problem for problem in problems if problem]
 

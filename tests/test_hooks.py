@@ -40,11 +40,16 @@ def answers() -> dict:
         "azure_resource_prefix": "fraudradar",
         "github_repository": "acme-labs/fraud-radar",
         "azure": {
+            "shared": {"resource_group": "rg-fraudradar-shared", "registry": "mlr-fraudradar"},
+        }
+        | {
             env: {
                 "resource_group": f"rg-fraudradar-{env}",
                 "workspace": f"mlw-fraudradar-{env}",
                 "container_registry": f"crfraudradar{env}",
                 "storage_account": f"stfraudradar{env}",
+                "online_endpoint": f"online-fraudradar-{env}",
+                "batch_endpoint": f"batch-fraudradar-{env}",
             }
             for env in ("dev", "uat", "prod")
         },
@@ -109,6 +114,10 @@ def test_every_rule_names_a_real_template_variable():
         ("azure.prod.container_registry", "cr-fraudradar", "letters and digits"),
         ("azure.dev.storage_account", "stFraudradar", "lowercase"),
         ("azure.uat.storage_account", "s" * 25, "3-24"),
+        ("azure.prod.online_endpoint", "7-online", "starting with a letter"),
+        ("azure.dev.batch_endpoint", "batch-" + "x" * 30, "3-32"),
+        ("azure.shared.registry", "mlr fraudradar", "3-33"),
+        ("azure.shared.resource_group", "", "1-90"),
     ],
 )
 def test_rule_rejects_bad_value(answers, path, value, reason):
@@ -144,7 +153,7 @@ def test_missing_azure_environment_is_reported(answers):
 
     problems = pre_gen.validate(answers)
 
-    assert len(problems) == 4
+    assert len(problems) == len(pre_gen.AZURE_RULES)
     assert all(problem.startswith("__azure.uat.") for problem in problems)
 
 
