@@ -1,5 +1,6 @@
 """The command line end to end, as `make train` and `make demo` drive it."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,28 @@ def test_predict_reads_a_csv_and_rejects_bad_records(project: Path, raw_dir: Pat
     result = invoke("predict", str(bad))
     assert result.exit_code == 1
     assert "column 'island'" in result.output
+
+
+def test_register_records_the_outcome_a_release_deploys(project: Path) -> None:
+    """The Azure ML pipeline's register step hands this file to the release workflow."""
+    model_dir = project / "candidate"
+    assert invoke("prepare").exit_code == 0
+    versions = []
+    for _ in range(2):
+        assert invoke("train", "--model-dir", str(model_dir)).exit_code == 0
+        result = invoke(
+            "register", "--model-dir", str(model_dir), "--outcome-dir", str(project / "out")
+        )
+        assert result.exit_code == 0, result.output
+
+        outcome = json.loads((project / "out" / "registration.json").read_text())
+        assert outcome["model_name"] == "{{ cookiecutter.__model_name }}"
+        # Same data, same seed: the retrained model ties the champion and takes over.
+        assert outcome["champion_version"] == outcome["registered_version"]
+        assert outcome["new_champion"] is True
+        assert "baseline" in outcome["verdict"]
+        versions.append(int(outcome["registered_version"]))
+    assert versions[1] == versions[0] + 1
 
 
 def test_steps_fail_with_a_message_not_a_traceback(project: Path) -> None:

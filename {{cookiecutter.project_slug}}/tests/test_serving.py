@@ -19,12 +19,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from typer.testing import CliRunner
 
+from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.data.schemas import FEATURES
 from {{ cookiecutter.package_name }}.serving.contract import Contract
 from {{ cookiecutter.package_name }}.training.tracking import load_model
 
 PACKAGE = "{{ cookiecutter.package_name }}"
+SMOKE_REQUEST = Path(__file__).parents[1] / "azureml" / "smoke-request.json"
 
 
 class Server:
@@ -145,6 +148,44 @@ def test_predictions_equal_the_models_own(server: Server, champion, test_set: pd
     )
     assert np.abs(served - native.predict_proba(test_set[list(FEATURES)])).max() < 1e-5
     assert headers["x-request-id"]
+
+
+def smoke(server: Server, *args: str):
+    url = f"http://127.0.0.1:{server.port}/predict"
+    return CliRunner().invoke(app, ["smoke", url, "--request", str(SMOKE_REQUEST), *args])
+
+
+def test_the_smoke_test_of_a_release_passes_on_the_champion(server: Server, champion) -> None:
+    """What a release checks on a new deployment before it gets traffic."""
+    result = smoke(server, "--expect-version", champion.version, "--attempts", "3")
+    assert result.exit_code == 0, result.output
+    assert f"3 right answer(s) from model version {champion.version}" in result.output
+
+
+def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
+    server: Server, tmp_path: Path
+) -> None:
+    result = smoke(server, "--expect-version", "999")
+    assert result.exit_code == 1
+    assert "expected 999" in result.output
+
+    request = json.loads(SMOKE_REQUEST.read_text())
+    request["expected_predictions"] = request["expected_predictions"][::-1]
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps(request))
+    result = CliRunner().invoke(
+        app, ["smoke", f"http://127.0.0.1:{server.port}/predict", "--request", str(wrong)]
+    )
+    assert result.exit_code == 1
+    assert "record 0: predicted" in result.output
+
+
+def test_the_smoke_test_fails_when_nobody_answers() -> None:
+    result = CliRunner().invoke(
+        app, ["smoke", f"http://127.0.0.1:{free_port()}/predict", "--request", str(SMOKE_REQUEST)]
+    )
+    assert result.exit_code == 1
+    assert "did not answer" in result.output
 
 
 def test_a_request_id_is_echoed(server: Server, test_set: pd.DataFrame) -> None:

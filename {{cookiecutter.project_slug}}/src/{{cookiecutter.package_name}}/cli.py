@@ -4,6 +4,7 @@ Locally the folders default to the settings (data/raw, data/refined, data/curate
 ML job they are the job's input and output folders (see azureml/pipeline.yml).
 """
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -106,13 +107,22 @@ def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -
 
 
 @app.command()
-def register(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -> None:
+def register(
+    curated_dir: Folder = None,
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    outcome_dir: Annotated[
+        Path | None,
+        typer.Option(help="Also write registration.json here: what a release deploys."),
+    ] = None,
+) -> None:
     """Gate the candidate against the baseline and the champion; register and move aliases."""
     from .training.register import register as run_register
 
     settings = load_settings()
     with step("register"):
         done = run_register(settings, curated_dir or settings.curated_dir, model_dir)
+    if outcome_dir:
+        done.write(outcome_dir / "registration.json", settings.model_name)
     name = settings.model_name
     typer.echo(f"{name} version {done.version} is challenger ({done.verdict.explain()})")
     if done.champion_version == done.version:
@@ -201,3 +211,40 @@ def score(
         f"{done.rows} rows scored by version {source.version} ({predictor.flavor})"
         f" in {done.seconds:.2f} s: {done.rows_per_second:,.0f} rows/s -> {done.output}"
     )
+
+
+@app.command()
+def smoke(
+    url: Annotated[str, typer.Argument(help="The scoring URL, e.g. http://127.0.0.1:8000/predict")],
+    request: Annotated[Path, typer.Option(help="Records and expected predictions (JSON).")] = Path(
+        "azureml/smoke-request.json"
+    ),
+    deployment: Annotated[
+        str | None, typer.Option(help="Azure ML deployment to call directly, bypassing traffic.")
+    ] = None,
+    expect_version: Annotated[str | None, typer.Option(help="Model version to insist on.")] = None,
+    attempts: Annotated[int, typer.Option(min=1, help="Calls that must all be right.")] = 1,
+) -> None:
+    """Smoke-test a running server: known records must get their expected predictions.
+
+    The key of an Azure ML endpoint is read from SCORING_KEY, never from the command line.
+    """
+    from .serving.smoke import SmokeRequest, SmokeTestError, smoke_test
+
+    headers = {}
+    if key := os.environ.get("SCORING_KEY"):
+        headers["Authorization"] = f"Bearer {key}"
+    if deployment:
+        headers["azureml-model-deployment"] = deployment
+    try:
+        version = smoke_test(
+            url,
+            SmokeRequest.read(request),
+            headers=headers,
+            expected_version=expect_version,
+            attempts=attempts,
+        )
+    except SmokeTestError as err:
+        typer.secho(f"✗ smoke test failed: {err}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"✓ {url}: {attempts} right answer(s) from model version {version}")

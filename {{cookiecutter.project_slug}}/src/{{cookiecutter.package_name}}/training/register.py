@@ -8,6 +8,7 @@ Rules, in order:
    test set (within `champion_tolerance`); otherwise the champion stays where it was.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,18 @@ class Registration:
     verdict: Verdict
     version: str
     champion_version: str | None
+
+    def write(self, path: Path, model_name: str) -> None:
+        """Record the outcome for a release workflow: it deploys the champion, new or not."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        outcome = {
+            "model_name": model_name,
+            "registered_version": self.version,
+            "champion_version": self.champion_version,
+            "new_champion": self.champion_version == self.version,
+            "verdict": self.verdict.explain(),
+        }
+        path.write_text(json.dumps(outcome, indent=2) + "\n")
 
 
 def register(settings: Settings, curated_dir: Path, model_dir: Path) -> Registration:

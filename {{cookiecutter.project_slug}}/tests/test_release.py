@@ -1,0 +1,100 @@
+"""What a release deploys on Azure ML, checked locally: the batch deployment's scoring script
+and the routes the online deployment probes."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.serving.app import (
+    create_app,
+)
+from {{ cookiecutter.package_name }}.serving.batch import (
+    score_files,
+)
+from {{ cookiecutter.package_name }}.serving.runtime import (
+    load_predictor,
+)
+from {{ cookiecutter.package_name }}.settings import (
+    ServingSettings,
+)
+
+PROJECT = Path(__file__).parents[1]
+DEPLOY = PROJECT / "azureml" / "deploy"
+
+
+def spec(name: str) -> dict:
+    return yaml.safe_load((DEPLOY / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def azureml_mount(champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The champion laid out as Azure ML mounts a registered model: <name>/<version>/<folder>."""
+    root = tmp_path / "azureml-models" / "{{ cookiecutter.__model_name }}" / "4"
+    shutil.copytree(champion.folder, root / "model")
+    # MLflow writes this file on download only; Azure ML's mount has just the logged folder.
+    (root / "model" / "registered_model_meta").unlink()
+    monkeypatch.delenv("MODEL_URI", raising=False)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(root))
+    return root
+
+
+def load_scoring_script():
+    """Load the batch scoring script by its path, as Azure ML does: outside of its package."""
+    batch = spec("batch-deployment.yml")
+    code = (DEPLOY / batch["code_configuration"]["code"]).resolve()
+    path = code / batch["code_configuration"]["scoring_script"]
+    loader = importlib.util.spec_from_file_location("azureml_scoring_script", path)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+def test_batch_scoring_script_scores_like_make_score(
+    azureml_mount: Path, champion, raw_dir: Path, tmp_path: Path
+) -> None:
+    raw = pd.read_csv(raw_dir / "penguins.csv")
+    files = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    raw.iloc[:120].to_csv(files[0], index=False)
+    raw.iloc[120:].to_csv(files[1], index=False)
+
+    script = load_scoring_script()
+    script.init()
+    scored = script.run([str(path) for path in files])
+
+    assert len(scored) == len(raw)
+    assert set(scored["source_file"]) == {"a.csv", "b.csv"}
+    assert (scored["model_version"] == "4").all(), "the version comes from Azure ML's mount"
+    expected = pd.read_parquet(
+        score_files(files[0], tmp_path / "a.parquet", load_predictor(champion.folder), "4").output
+    )
+    first = scored[scored["source_file"] == "a.csv"]
+    assert list(first["prediction"]) == list(expected["prediction"])
+
+
+def test_batch_scoring_script_fails_loudly_on_bad_files(
+    azureml_mount: Path, raw_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(raw_dir / "penguins.csv").drop(columns="island").to_csv(bad, index=False)
+    script = load_scoring_script()
+    script.init()
+    with pytest.raises(ValueError, match="island"):
+        script.run([str(bad)])
+
+
+def test_online_deployment_probes_and_scores_routes_the_app_serves(champion) -> None:
+    deployment = spec("online-deployment.yml")
+    routes = deployment["environment"]["inference_config"]
+    app = create_app(ServingSettings(model_uri=str(champion.folder)))
+    paths = {route.path for route in app.app.routes}
+    assert routes["liveness_route"]["path"] == "/health"
+    assert routes["readiness_route"]["path"] == "/ready"
+    assert routes["scoring_route"]["path"] == "/predict"
+    for route in routes.values():
+        assert route["path"] in paths
+        assert route["port"] == ServingSettings.model_fields["port"].default
+    assert deployment["app_insights_enabled"] is True
