@@ -11,7 +11,15 @@ from pathlib import Path
 # name. Later levels add their files here. Paths that do not exist are skipped, so re-running
 # after an update is safe.
 LEVEL_PATHS: dict[int, tuple[str, ...]] = {
-    1: (".github", "infra", "azureml/deploy", "scripts/bootstrap.py"),
+    1: (
+        ".github",
+        "infra",
+        "azureml/deploy",
+        "scripts/bootstrap.py",
+        "src/{package}/serving/azureml_batch.py",
+        "tests/test_bootstrap.py",
+        "tests/test_release.py",
+    ),
     2: ("src/{package}/monitoring", "azureml/monitoring", "tests/test_monitoring.py"),
 }
 

@@ -32,6 +32,7 @@ LEVEL_0_FILES = {
     "azureml/data.yml",
     "azureml/environment.yml",
     "azureml/pipeline.yml",
+    "azureml/smoke-request.json",
     "data/curated/.gitkeep",
     "data/raw/README.md",
     "data/raw/penguins.csv",
@@ -55,6 +56,7 @@ LEVEL_0_FILES = {
     "src/{package}/serving/logs.py",
     "src/{package}/serving/middleware.py",
     "src/{package}/serving/runtime.py",
+    "src/{package}/serving/smoke.py",
     "src/{package}/serving/source.py",
     "src/{package}/training/__init__.py",
     "src/{package}/training/evaluate.py",
@@ -73,8 +75,27 @@ LEVEL_0_FILES = {
     "tests/test_serving.py",
     "tests/test_training.py",
 }
-# Each level adds files to the one below; later issues fill these in as levels gain content.
-FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_0_FILES, "2": LEVEL_0_FILES}
+LEVEL_1_FILES = LEVEL_0_FILES | {
+    ".github/dependabot.yml",
+    ".github/scripts/azure-login.sh",
+    ".github/scripts/azureml-wait.sh",
+    ".github/workflows/cd.yml",
+    ".github/workflows/ci.yml",
+    ".github/workflows/deploy.yml",
+    "azureml/deploy/batch-deployment.yml",
+    "azureml/deploy/batch-endpoint.yml",
+    "azureml/deploy/online-deployment.yml",
+    "azureml/deploy/online-endpoint.yml",
+    "infra/environments.toml",
+    "infra/main.bicep",
+    "infra/registry.bicep",
+    "scripts/bootstrap.py",
+    "src/{package}/serving/azureml_batch.py",
+    "tests/test_bootstrap.py",
+    "tests/test_release.py",
+}
+# Each level adds files to the one below.
+FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_1_FILES}
 
 
 def files_of(project: Path) -> set[str]:
@@ -168,6 +189,12 @@ def test_azure_names_derive_from_the_prefix(bake) -> None:
         "workspace": "mlw-frd-prod",
         "container_registry": "crfrdprod",
         "storage_account": "stfrdprod",
+        "online_endpoint": "online-frd-prod",
+        "batch_endpoint": "batch-frd-prod",
+    }
+    assert answers["__azure"]["shared"] == {
+        "resource_group": "rg-frd-shared",
+        "registry": "mlr-frd",
     }
 
 

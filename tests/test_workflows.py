@@ -1,0 +1,208 @@
+"""The automation of levels 1 and 2: GitHub workflows, Dependabot and their promises.
+
+Real linters first (actionlint with shellcheck, zizmor, the JSON schemas GitHub publishes),
+then what no linter knows: three environments in order, OIDC without secrets, one model trained
+once and promoted unchanged, the smoke test before any traffic moves.
+"""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema, shellcheck wheels
+ENVIRONMENTS = ["dev", "uat", "prod"]
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def check(command: list[str], cwd: Path) -> None:
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env={"PATH": f"{BIN}:/usr/bin:/bin"}
+    )
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(params=["1", "2"], ids=["level-1", "level-2"])
+def project(bake, request: pytest.FixtureRequest) -> Path:
+    """A baked project in a git repository, as a user pushes it (actionlint needs the root)."""
+    root = bake(maturity_level=request.param, project_name="Fraud Radar")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def workflow(project: Path, name: str) -> dict[str, Any]:
+    text = (project / ".github/workflows" / name).read_text()
+    # YAML 1.1 reads the key `on` as True; GitHub reads it as "on".
+    return {("on" if key is True else key): value for key, value in yaml.safe_load(text).items()}
+
+
+def workflows(project: Path) -> dict[str, dict[str, Any]]:
+    return {
+        p.name: workflow(project, p.name) for p in (project / ".github/workflows").glob("*.yml")
+    }
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return job.get("steps", [])
+
+
+def test_linters_and_schemas_report_nothing(project: Path) -> None:
+    files = sorted(str(p) for p in (project / ".github/workflows").glob("*.yml"))
+    check([str(BIN / "actionlint")], cwd=project)  # shellcheck runs on every `run:` too
+    check([str(BIN / "zizmor"), "--offline", "--persona", "pedantic", ".github"], cwd=project)
+    schema = [str(BIN / "check-jsonschema"), "--builtin-schema"]
+    check([*schema, "vendor.github-workflows", *files], cwd=project)
+    check([*schema, "vendor.dependabot", ".github/dependabot.yml"], cwd=project)
+    scripts = sorted(str(p) for p in (project / ".github/scripts").glob("*.sh"))
+    check([str(BIN / "shellcheck"), "--enable=all", *scripts], cwd=project)
+
+
+def test_ci_runs_what_developers_run(project: Path) -> None:
+    ci = workflow(project, "ci.yml")
+    assert set(ci["on"]) == {"pull_request", "push"}
+    commands = [step.get("run", "") for step in steps(ci["jobs"]["test"])]
+    for target in ("make install", "make lint", "make specs", "make test"):
+        assert any(command.startswith(target) for command in commands), target
+    assert any("pre-commit run --all-files" in command for command in commands)
+    assert any("--cov" in command for command in commands)
+    wheel = steps(ci["jobs"]["wheel"])
+    assert any(s.get("run", "").startswith("uv build") for s in wheel)
+    assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in wheel)
+
+
+def test_the_image_is_built_with_a_cache_and_pushed_from_main_only(project: Path) -> None:
+    ci = workflow(project, "ci.yml")
+    build = next(s for s in steps(ci["jobs"]["image"]) if "build-push-action" in s.get("uses", ""))
+    assert build["with"]["push"] is False
+    assert build["with"]["target"] == "runtime"
+    assert "type=gha" in build["with"]["cache-to"]
+    publish = ci["jobs"]["publish"]
+    assert publish["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    push = next(s for s in steps(publish) if "build-push-action" in s.get("uses", ""))
+    assert push["with"]["push"] is True
+    assert "github.sha" in publish["outputs"]["image-tag"]
+    assert ci["jobs"]["release"]["needs"] == "publish"
+
+
+def test_three_environments_in_order_and_only_prod_has_a_canary(project: Path) -> None:
+    cd = workflow(project, "cd.yml")["jobs"]
+    deploys = {name: job for name, job in cd.items() if job.get("uses", "").endswith("/deploy.yml")}
+    assert [job["with"]["environment"] for job in deploys.values()] == ENVIRONMENTS
+    assert "deploy-dev" in cd["deploy-uat"]["needs"]
+    assert "deploy-uat" in cd["deploy-prod"]["needs"]
+    canaries = {
+        job["with"]["environment"]: job["with"].get("canary-percent", 0) for job in deploys.values()
+    }
+    assert canaries["prod"] > 0
+    assert canaries["dev"] == canaries["uat"] == 0
+    assert "source-registry" not in cd["deploy-dev"]["with"]
+    assert "deploy-dev.outputs.container-registry" in cd["deploy-uat"]["with"]["source-registry"]
+    assert "deploy-uat.outputs.container-registry" in cd["deploy-prod"]["with"]["source-registry"]
+
+
+def test_the_model_is_trained_once_in_dev_and_promoted_unchanged(project: Path) -> None:
+    everything = workflows(project)
+    trainers = [
+        (name, job_name)
+        for name, flow in everything.items()
+        for job_name, job in flow["jobs"].items()
+        for step in steps(job)
+        if "az ml job create" in step.get("run", "")
+    ]
+    assert trainers == [("cd.yml", "train")], "training happens in one place"
+    cd = everything["cd.yml"]["jobs"]
+    assert cd["train"]["environment"] == "dev"
+    waits = [s.get("run", "") for s in steps(cd["train"])]
+    assert any("azureml-wait.sh" in run for run in waits), "the wait re-logs in, in short polls"
+    share = " ".join(s.get("run", "") for s in steps(cd["promote"]))
+    assert "az ml model share" in share
+    assert '--share-with-name "$MODEL_NAME" --share-with-version "$MODEL_VERSION"' in share
+    for name in ("deploy-dev", "deploy-uat", "deploy-prod"):
+        assert cd[name]["with"]["model-version"] == "${{ needs.train.outputs.model-version }}"
+    deploy = workflow(project, "deploy.yml")
+    setup = " ".join(s.get("run", "") for s in steps(deploy["jobs"]["deploy"]))
+    assert "MODEL=azureml://registries/${AZUREML_REGISTRY}/models/" in setup
+    assert 'test "$source" = "$here"' in setup, "the image digest is compared after import"
+
+
+def test_the_smoke_test_gates_the_traffic(project: Path) -> None:
+    runs = [s.get("run", "") for s in steps(workflow(project, "deploy.yml")["jobs"]["deploy"])]
+
+    def first(pattern: str) -> int:
+        return next(i for i, run in enumerate(runs) if re.search(pattern, run))
+
+    create = first(r"az ml online-deployment create")
+    smoke = first(r"make smoke .*\n?.*--deployment \$DEPLOYMENT --expect-version")
+    traffic = first(r"--traffic")
+    assert "--all-traffic" not in runs[create], "a new deployment starts with no traffic"
+    assert create < smoke < traffic
+    canary = runs[first(r"CANARY_PERCENT")]
+    assert '--traffic "$current=100 $DEPLOYMENT=0"' in canary, "a failed canary rolls back"
+    assert first(r"az ml online-deployment delete --name \"\$old\"") > first(r"=100\"")
+
+
+def test_oidc_only_least_privilege_and_pinned_actions(project: Path) -> None:
+    for name, flow in workflows(project).items():
+        text = (project / ".github/workflows" / name).read_text()
+        assert flow["permissions"] == {}, f"{name}: nothing at workflow level"
+        for secret_like in ("secrets.", "client-secret", "creds:"):
+            assert secret_like not in text, f"{name}: OIDC only, no {secret_like}"
+        for job_name, job in flow["jobs"].items():
+            assert "permissions" in job, f"{name}/{job_name} states its permissions"
+            uses_azure = any("azure/login@" in s.get("uses", "") for s in steps(job))
+            reusable = job.get("uses", "").startswith("$/")
+            if uses_azure or reusable:
+                assert job["permissions"].get("id-token") == "write", f"{name}/{job_name}"
+            else:
+                assert "id-token" not in job["permissions"], f"{name}/{job_name}"
+            for step in steps(job):
+                if "uses" in step:
+                    line = next(ln for ln in text.splitlines() if f"uses: {step['uses']}" in ln)
+                    assert PINNED.match(line.split("uses: ", 1)[1]), line
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+                assert "${{" not in step.get("run", ""), f"{name}/{job_name}: use env, not ${{}}"
+
+
+def test_each_environment_deploys_alone(project: Path) -> None:
+    job = workflow(project, "deploy.yml")["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert job["concurrency"] == {
+        "group": "deploy-${{ inputs.environment }}",
+        "cancel-in-progress": False,
+    }
+
+
+def test_settings_come_from_the_variables_the_bootstrap_sets(project: Path) -> None:
+    text = "".join(p.read_text() for p in (project / ".github").rglob("*.y*ml"))
+    used = set(re.findall(r"vars\.(\w+)", text))
+    dry_run = subprocess.run(
+        [sys.executable, "scripts/bootstrap.py", "--dry-run"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    per_environment = {
+        env: set(re.findall(rf"gh variable set (\w+) --env {env}\b", dry_run))
+        for env in ENVIRONMENTS
+    }
+    for env, names in per_environment.items():
+        assert used <= names, f"{env} lacks {sorted(used - names)}"
+    names = tomllib.loads((project / "infra/environments.toml").read_text())["environments"]
+    for settings in names.values():
+        for value in settings.values():
+            if isinstance(value, str) and value:
+                assert value not in text, f"{value} is hard-coded in a workflow"
+
+
+def test_dependabot_covers_python_actions_and_docker_with_a_cooldown(project: Path) -> None:
+    config = yaml.safe_load((project / ".github/dependabot.yml").read_text())
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"uv", "github-actions", "docker"}
+    assert all(update["cooldown"]["default-days"] >= 3 for update in updates.values())

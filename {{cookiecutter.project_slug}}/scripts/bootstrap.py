@@ -1,0 +1,511 @@
+"""Set up Azure and GitHub for the workflows, once per project.
+
+Run it from the project root with the Azure CLI and the GitHub CLI logged in (`az login`,
+`gh auth login`): `python scripts/bootstrap.py --dry-run` prints every command it would run and
+runs none; without `--dry-run` it runs them, printing each first. `--help` lists the options.
+
+Every name comes from infra/environments.toml. The shared Azure ML registry is deployed once
+(infra/registry.bicep); then, per environment: its resources (infra/main.bicep), an Entra ID app
+whose only credential is a federated one for the GitHub environment of the same name (so there
+is no secret to leak or rotate), the roles in ROLES and nothing more, the GitHub environment,
+and the GitHub environment variables the workflows read.
+
+Each step looks up before it creates, or is idempotent itself: after a failure, fix the cause
+and run it again. Standard library only, so any Python 3.10+ runs it before `make install`.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+# Least privilege at a glance: each environment's deployment identity gets exactly these roles,
+# each on one resource. Scopes: the environment's own `workspace` and `container_registry`, the
+# container registry of the environment before it in infra/environments.toml (uat pulls from
+# dev, prod from uat; none for the first), and the shared Azure ML `registry`.
+ROLES: tuple[tuple[str, str, str], ...] = (
+    # (role, scope, why)
+    ("AzureML Data Scientist", "workspace", "run jobs, register models, deploy endpoints"),
+    ("AcrPush", "container_registry", "push the serving image"),
+    ("Contributor", "container_registry", "`az acr import` needs importImage"),
+    ("AcrPull", "previous_container_registry", "import the image the environment before tested"),
+    ("AzureML Registry User", "registry", "share one model version across environments"),
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = Path("infra/environments.toml")
+TOOLS = {
+    "az": "the Azure CLI (https://aka.ms/install-azure-cli)",
+    "gh": "the GitHub CLI (https://cli.github.com)",
+}
+OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+OIDC_AUDIENCE = "api://AzureADTokenExchange"
+MAX_REVIEWERS = 6  # GitHub's limit per environment
+
+# GitHub's naming rules: the federated credential's subject must match the repository exactly.
+OWNER = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
+REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
+ENVIRONMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+Command = list[str]
+
+
+class UsageError(Exception):
+    """Bad input: reported before any command runs."""
+
+
+class CommandError(Exception):
+    """A command exited non-zero: the run stops there."""
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The resources every environment uses: the Azure ML registry and its resource group."""
+
+    subscription_id: str
+    resource_group: str
+    registry: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment target: its Azure resources and its GitHub environment of the same name."""
+
+    name: str
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    storage_account: str
+    container_registry: str
+    online_endpoint: str
+    batch_endpoint: str
+    required_reviewers: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    """infra/environments.toml, checked: environments keep the file's order, the promotion order."""
+
+    location: str
+    github_repository: str
+    shared: Shared
+    environments: tuple[Environment, ...]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(ROOT / CONFIG)
+        names = select(config, args.environment)
+        repository = check_repository(args.repo or config.github_repository)
+        reviewers = check_reviewers(args.reviewer)
+        tools = {} if args.dry_run else find_tools()
+    except UsageError as error:
+        print(f"bootstrap: {error}", file=sys.stderr)
+        return 2
+    try:
+        bootstrap(Runner(args.dry_run, tools), config, names, repository, reviewers)
+    except CommandError as error:
+        print(f"bootstrap: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `--dry-run | head`: the reader has stopped, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet at exit too
+        return 1
+    if not args.dry_run:
+        print(f"Done: {repository} can deploy to {', '.join(names)}.")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bootstrap.py",
+        description="Set up Azure and GitHub for the workflows, from infra/environments.toml.",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the commands, run none (not even lookups)"
+    )
+    parser.add_argument(
+        "--environment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="set up only this environment (repeat for more; default: all, in file order)",
+    )
+    parser.add_argument(
+        "--repo", metavar="OWNER/NAME", help="GitHub repository (default: github_repository)"
+    )
+    parser.add_argument(
+        "--reviewer",
+        action="append",
+        default=[],
+        metavar="LOGIN",
+        help="GitHub user who approves deployments where required_reviewers (default: you)",
+    )
+    return parser.parse_args(argv)
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the whole file first, so a typo stops the run before anything changes."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"cannot read {CONFIG}: {error}") from error
+    tables = _table(data, "environments", "the top level")
+    if not tables:
+        raise UsageError(f"{CONFIG} has no [environments.<name>] table")
+    environments = []
+    for name in tables:
+        if not ENVIRONMENT.fullmatch(name):
+            raise UsageError(f"{CONFIG}: environment name {name!r} must be letters, digits, - or _")
+        where = f"[environments.{name}]"
+        environments.append(_read(Environment, _table(tables, name, where), where, name=name))
+    return Config(
+        location=_value(data, "location", str, "the top level"),
+        github_repository=_value(data, "github_repository", str, "the top level"),
+        shared=_read(Shared, _table(data, "shared", "the top level"), "[shared]"),
+        environments=tuple(environments),
+    )
+
+
+def _read(cls: Any, table: dict[str, Any], where: str, **known: Any) -> Any:
+    """Build the dataclass `cls` from its TOML table: every field present, with its type."""
+    values = {
+        field.name: _value(table, field.name, field.type, where)
+        for field in fields(cls)
+        if field.name not in known
+    }
+    return cls(**known, **values)
+
+
+def _value(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    """Return table[key], which must have type `kind` and, for a name, not be empty."""
+    if key not in table:
+        raise UsageError(f"{CONFIG}: {where} has no `{key}`")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise UsageError(f"{CONFIG}: `{key}` in {where} must be a {kind.__name__}")
+    if kind is str and not value and key != "subscription_id":
+        raise UsageError(f"{CONFIG}: `{key}` in {where} is empty")
+    return value
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    return _value(data, key, dict, where)
+
+
+def select(config: Config, names: Sequence[str]) -> tuple[str, ...]:
+    """Return the named environments (all when none is named) in file order, which is the
+    promotion order: an environment's identity needs the registry of the one before."""
+    known = [environment.name for environment in config.environments]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageError(f"unknown environment {unknown[0]!r}: {CONFIG} defines {', '.join(known)}")
+    return tuple(name for name in known if not names or name in names)
+
+
+def check_repository(value: str) -> str:
+    """Return `value` if it is a GitHub owner/name: the OIDC subject must match it exactly."""
+    owner, _, name = value.partition("/")
+    valid_owner = len(owner) <= 39 and OWNER.fullmatch(owner)
+    valid_name = REPOSITORY.fullmatch(name) and name not in {".", ".."}
+    if not (valid_owner and valid_name):
+        raise UsageError(f"repository {value!r} is not a GitHub owner/name, e.g. my-org/my-repo")
+    return value
+
+
+def check_reviewers(logins: Sequence[str]) -> list[str]:
+    """Return the reviewer logins if GitHub could accept them (valid names, at most six)."""
+    for login in logins:
+        if len(login) > 39 or not OWNER.fullmatch(login):
+            raise UsageError(f"reviewer {login!r} is not a GitHub login")
+    if len(logins) > MAX_REVIEWERS:
+        raise UsageError(f"GitHub accepts at most {MAX_REVIEWERS} reviewers per environment")
+    return list(logins)
+
+
+def find_tools() -> dict[str, str]:
+    """Return the full path of each CLI: found up front, rather than after half the steps."""
+    paths = {tool: shutil.which(tool) for tool in TOOLS}
+    missing = [f"`{tool}`, {TOOLS[tool]}" for tool, path in paths.items() if path is None]
+    if missing:
+        raise UsageError(f"not on PATH: {'; '.join(missing)} (install, log in, then run again)")
+    return {tool: path for tool, path in paths.items() if path is not None}
+
+
+def show(command: Command, stdin: str | None = None) -> str:
+    """The command as one shell line, so a dry run can be read, reviewed or pasted."""
+    line = shlex.join(command)
+    return f"echo {shlex.quote(stdin)} | {line}" if stdin is not None else line
+
+
+class Runner:
+    """Prints each command, then runs it; a dry run prints only and answers every lookup with a
+    readable placeholder, so the plan shows without touching Azure or GitHub."""
+
+    def __init__(self, dry_run: bool, tools: dict[str, str]) -> None:
+        self.dry_run = dry_run
+        self.tools = tools
+
+    def run(self, command: Command, stdin: str | None = None) -> None:
+        self.output(command, "", stdin)
+
+    def output(self, command: Command, placeholder: str, stdin: str | None = None) -> str:
+        """Return what the command prints, stripped (a dry run returns `placeholder`)."""
+        print(show(command, stdin), flush=True)
+        if self.dry_run:
+            return placeholder
+        executable = self.tools.get(command[0], command[0])  # a full path works on Windows too
+        result = subprocess.run(
+            [executable, *command[1:]],
+            input=stdin or "",  # never the terminal: a prompt would wait, unseen
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        if result.returncode:
+            raise CommandError(
+                f"this command failed with exit code {result.returncode}:\n"
+                f"  {show(command, stdin)}\n{result.stderr.strip()}\n"
+                "Fix the cause and run the bootstrap again: every step is safe to repeat."
+            )
+        return result.stdout.strip()
+
+
+def bootstrap(
+    runner: Runner,
+    config: Config,
+    names: Sequence[str],
+    repository: str,
+    reviewers: Sequence[str],
+) -> None:
+    """Look everything up first (a wrong login fails before any change), then set up the shared
+    registry and the named environments in promotion order."""
+    config = with_subscriptions(runner, config)
+    tenant_id = runner.output(
+        ["az", "account", "show", "--query", "tenantId", "-o", "tsv"], "<tenant id>"
+    )
+    environments = [e for e in config.environments if e.name in names]
+    needs_reviewers = any(e.required_reviewers for e in environments)
+    reviewer_ids = user_ids(runner, reviewers) if needs_reviewers else []
+    shared = config.shared
+    registry = {"registryName": shared.registry}
+    deploy(runner, config.location, shared, "infra/registry.bicep", registry)
+    for environment in environments:
+        deploy(runner, config.location, environment, "infra/main.bicep", resources(environment))
+        app_id = setup_identity(runner, config, environment, repository)
+        create_github_environment(runner, repository, environment, reviewer_ids)
+        values = variables(environment, shared, tenant_id, app_id)
+        set_variables(runner, repository, environment.name, values)
+
+
+def with_subscriptions(runner: Runner, config: Config) -> Config:
+    """Fill each empty subscription_id with the one `az account show` reports, asked once."""
+    tables = [config.shared, *config.environments]
+    if all(table.subscription_id for table in tables):
+        return config
+    default = runner.output(
+        ["az", "account", "show", "--query", "id", "-o", "tsv"], "<subscription id>"
+    )
+    shared, *environments = [
+        replace(table, subscription_id=table.subscription_id or default) for table in tables
+    ]
+    return replace(config, shared=shared, environments=tuple(environments))
+
+
+def user_ids(runner: Runner, logins: Sequence[str]) -> list[int | str]:
+    """Return the numeric GitHub ids of the reviewers (yours by default): the API wants ids."""
+    if not logins:
+        you = runner.output(["gh", "api", "user", "--jq", ".id"], "<your GitHub user id>")
+        return [_number(you)]
+    return [
+        _number(runner.output(["gh", "api", f"users/{login}", "--jq", ".id"], f"<id of {login}>"))
+        for login in logins
+    ]
+
+
+def _number(text: str) -> int | str:
+    return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
+
+
+def resources(environment: Environment) -> dict[str, str]:
+    """The parameters of infra/main.bicep: the names from the TOML, which the workflows get too."""
+    return {
+        "workspaceName": environment.workspace,
+        "storageAccountName": environment.storage_account,
+        "containerRegistryName": environment.container_registry,
+    }
+
+
+def deploy(
+    runner: Runner,
+    location: str,
+    place: Shared | Environment,
+    template: str,
+    parameters: dict[str, str],
+) -> None:
+    """Create the resource group, then deploy the Bicep template into it: both are idempotent,
+    so a second run only changes what the template changed."""
+    subscription = ["--subscription", place.subscription_id]
+    group = place.resource_group
+    runner.run(["az", "group", "create", "-n", group, "-l", location, *subscription])
+    values = [f"{key}={value}" for key, value in {"location": location, **parameters}.items()]
+    deployment = ["az", "deployment", "group", "create", "-g", group, *subscription]
+    runner.run([*deployment, "-f", template, "-p", *values])
+
+
+def setup_identity(
+    runner: Runner, config: Config, environment: Environment, repository: str
+) -> str:
+    """Return the appId of the identity the environment's workflow jobs sign in as, after
+    binding it to the GitHub environment and granting it the roles of ROLES."""
+    name = f"github-{repository.partition('/')[2]}-{environment.name}"
+    app_id = ensure_app(runner, name)
+    principal_id = ensure_service_principal(runner, app_id, name)
+    ensure_federated_credential(runner, app_id, repository, environment.name)
+    assign_roles(runner, principal_id, role_scopes(config, environment))
+    return app_id
+
+
+def ensure_app(runner: Runner, name: str) -> str:
+    """Return the appId of the app registration `name`, created if missing. `--display-name`
+    matches prefixes, so the exact name is compared here."""
+    query = ["--query", "[].[displayName, appId]", "-o", "tsv"]
+    listed = runner.output(["az", "ad", "app", "list", "--display-name", name, *query], "")
+    found = _columns(listed).get(name)
+    return found or runner.output(
+        ["az", "ad", "app", "create", "--display-name", name, "--query", "appId", "-o", "tsv"],
+        f"<appId of {name}>",
+    )
+
+
+def _columns(tsv: str) -> dict[str, str]:
+    """Read the two columns of `-o tsv` output as a mapping from the first to the second."""
+    rows = (line.split("\t", 1) for line in tsv.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2}
+
+
+def ensure_service_principal(runner: Runner, app_id: str, name: str) -> str:
+    """Return the object id of the app's service principal, created if missing: roles are
+    granted to it. A list answers empty when it is missing, where `show` would fail."""
+    query = ["--query", "[0].id", "-o", "tsv"]
+    found = runner.output(["az", "ad", "sp", "list", "--spn", app_id, *query], "")
+    return found or runner.output(
+        ["az", "ad", "sp", "create", "--id", app_id, "--query", "id", "-o", "tsv"],
+        f"<object id of {name}>",
+    )
+
+
+def ensure_federated_credential(
+    runner: Runner, app_id: str, repository: str, environment: str
+) -> None:
+    """Trust GitHub's OIDC tokens for jobs of this GitHub environment only: a job signs in as
+    this app by declaring `environment: <name>`, and no other job of any repository can."""
+    name = f"github-{environment}"
+    credential = {
+        "name": name,
+        "issuer": OIDC_ISSUER,
+        "subject": f"repo:{repository}:environment:{environment}",
+        "description": f"GitHub Actions jobs of environment {environment} in {repository}",
+        "audiences": [OIDC_AUDIENCE],
+    }
+    command = ["az", "ad", "app", "federated-credential"]
+    query = ["--query", "[].[name, subject]", "-o", "tsv"]
+    listed = runner.output([*command, "list", "--id", app_id, *query], "")
+    subjects = _columns(listed)
+    if subjects.get(name) == credential["subject"]:
+        return
+    action = ["update", "--federated-credential-id", name] if name in subjects else ["create"]
+    runner.run([*command, *action, "--id", app_id, "--parameters", json.dumps(credential)])
+
+
+def role_scopes(config: Config, environment: Environment) -> dict[str, str | None]:
+    """The resource id of each scope named in ROLES (None: no environment before this one)."""
+    index = config.environments.index(environment)
+    previous = config.environments[index - 1] if index else None
+    workspaces = "Microsoft.MachineLearningServices/workspaces"
+    registries = "Microsoft.ContainerRegistry/registries"
+    ml_registries = "Microsoft.MachineLearningServices/registries"
+    shared = config.shared
+    return {
+        "workspace": resource_id(environment, workspaces, environment.workspace),
+        "container_registry": resource_id(environment, registries, environment.container_registry),
+        "previous_container_registry": (
+            resource_id(previous, registries, previous.container_registry) if previous else None
+        ),
+        "registry": resource_id(shared, ml_registries, shared.registry),
+    }
+
+
+def resource_id(place: Shared | Environment, kind: str, name: str) -> str:
+    return (
+        f"/subscriptions/{place.subscription_id}/resourceGroups/{place.resource_group}"
+        f"/providers/{kind}/{name}"
+    )
+
+
+def assign_roles(runner: Runner, principal_id: str, scopes: dict[str, str | None]) -> None:
+    """Grant the roles of ROLES. The object id and principal type skip a Graph lookup that
+    fails while a new service principal is still replicating."""
+    assignee = ["--assignee-object-id", principal_id]
+    assignee += ["--assignee-principal-type", "ServicePrincipal"]
+    for role, scope, _why in ROLES:
+        resource = scopes[scope]
+        if resource is not None:
+            command = ["az", "role", "assignment", "create", *assignee]
+            runner.run([*command, "--role", role, "--scope", resource])
+
+
+def create_github_environment(
+    runner: Runner, repository: str, environment: Environment, reviewer_ids: Sequence[int | str]
+) -> None:
+    """Create the GitHub environment the federated credential names; where required_reviewers,
+    each deployment job waits until one of the reviewers approves it."""
+    command = ["gh", "api", "-X", "PUT", f"repos/{repository}/environments/{environment.name}"]
+    if not environment.required_reviewers:
+        runner.run(command)
+        return
+    body = {"reviewers": [{"type": "User", "id": user_id} for user_id in reviewer_ids]}
+    runner.run([*command, "--input", "-"], stdin=json.dumps(body))
+
+
+def variables(
+    environment: Environment, shared: Shared, tenant_id: str, client_id: str
+) -> dict[str, str]:
+    """The GitHub environment variables the workflows read: ids and names, never a secret."""
+    return {
+        "AZURE_CLIENT_ID": client_id,
+        "AZURE_TENANT_ID": tenant_id,
+        "AZURE_SUBSCRIPTION_ID": environment.subscription_id,
+        "AZURE_RESOURCE_GROUP": environment.resource_group,
+        "AZUREML_WORKSPACE": environment.workspace,
+        "AZUREML_REGISTRY": shared.registry,
+        "AZURE_CONTAINER_REGISTRY": environment.container_registry,
+        "AZUREML_ONLINE_ENDPOINT": environment.online_endpoint,
+        "AZUREML_BATCH_ENDPOINT": environment.batch_endpoint,
+    }
+
+
+def set_variables(
+    runner: Runner, repository: str, environment: str, values: dict[str, str]
+) -> None:
+    target = ["--env", environment, "--repo", repository]
+    for name, value in values.items():
+        runner.run(["gh", "variable", "set", name, *target, "--body", value])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

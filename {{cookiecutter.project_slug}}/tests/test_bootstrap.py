@@ -1,0 +1,352 @@
+"""scripts/bootstrap.py as a user runs it: the plan of a dry run, its checks of the input, and
+real runs against stand-ins for `az` and `gh`, so nothing here needs Azure, GitHub or a login."""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, where pytest itself depends on tomli
+    import tomli as tomllib
+
+PROJECT = Path(__file__).resolve().parents[1]
+SCRIPT = PROJECT / "scripts" / "bootstrap.py"
+TOML = PROJECT / "infra" / "environments.toml"
+CONFIG = tomllib.loads(TOML.read_text(encoding="utf-8"))
+SHARED = CONFIG["shared"]
+ENVIRONMENTS = CONFIG["environments"]
+REPO = "acme-labs/fraud-radar"
+WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
+CONTAINER_REGISTRIES = "Microsoft.ContainerRegistry/registries"
+ML_REGISTRIES = "Microsoft.MachineLearningServices/registries"
+
+
+def bootstrap(
+    *args: str, script: Path = SCRIPT, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the script from the project root as a user would, optionally with another PATH."""
+    env = os.environ | ({"PATH": path} if path is not None else {})
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def dry_run(*args: str) -> list[str]:
+    result = bootstrap("--dry-run", "--repo", REPO, *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def plan() -> list[str]:
+    """The dry run for every environment: one command a line."""
+    return dry_run()
+
+
+def commands(lines: list[str], *prefix: str) -> list[list[str]]:
+    """The commands that start with `prefix`, split as a shell would."""
+    split = [shlex.split(line) for line in lines]
+    return [command for command in split if command[: len(prefix)] == list(prefix)]
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def scope(table: dict, kind: str, name: str) -> str:
+    subscription = table["subscription_id"] or "<subscription id>"
+    group = table["resource_group"]
+    return f"/subscriptions/{subscription}/resourceGroups/{group}/providers/{kind}/{name}"
+
+
+def container_registry(table: dict) -> str:
+    return scope(table, CONTAINER_REGISTRIES, table["container_registry"])
+
+
+def test_dry_run_deploys_the_registry_then_each_environment_with_the_toml_names(
+    plan: list[str],
+) -> None:
+    groups = [option(command, "-n") for command in commands(plan, "az", "group", "create")]
+    assert groups == [
+        SHARED["resource_group"],
+        *(e["resource_group"] for e in ENVIRONMENTS.values()),
+    ]
+
+    deployments = commands(plan, "az", "deployment", "group", "create")
+    location = f"location={CONFIG['location']}"
+    expected = [
+        (SHARED["resource_group"], "infra/registry.bicep", f"registryName={SHARED['registry']}")
+    ]
+    expected += [
+        (
+            environment["resource_group"],
+            "infra/main.bicep",
+            f"workspaceName={environment['workspace']}",
+            f"storageAccountName={environment['storage_account']}",
+            f"containerRegistryName={environment['container_registry']}",
+        )
+        for environment in ENVIRONMENTS.values()
+    ]
+    assert [
+        (option(command, "-g"), option(command, "-f"), *command[command.index(location) + 1 :])
+        for command in deployments
+    ] == expected
+
+
+def test_each_identity_trusts_only_its_github_environment(plan: list[str]) -> None:
+    apps = [option(c, "--display-name") for c in commands(plan, "az", "ad", "app", "create")]
+    assert apps == [f"github-fraud-radar-{name}" for name in ENVIRONMENTS]
+    credentials = [
+        json.loads(option(command, "--parameters"))
+        for command in commands(plan, "az", "ad", "app", "federated-credential", "create")
+    ]
+    assert credentials == [
+        {
+            "name": f"github-{name}",
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subject": f"repo:{REPO}:environment:{name}",
+            "description": f"GitHub Actions jobs of environment {name} in {REPO}",
+            "audiences": ["api://AzureADTokenExchange"],
+        }
+        for name in ENVIRONMENTS
+    ]
+
+
+def test_roles_are_least_privilege_and_each_environment_pulls_from_the_one_before(
+    plan: list[str],
+) -> None:
+    owners = {f"<object id of github-fraud-radar-{name}>": name for name in ENVIRONMENTS}
+    granted: dict[str, set[tuple[str, str]]] = {}
+    for command in commands(plan, "az", "role", "assignment", "create"):
+        assert option(command, "--assignee-principal-type") == "ServicePrincipal"
+        roles = granted.setdefault(owners[option(command, "--assignee-object-id")], set())
+        roles.add((option(command, "--role"), option(command, "--scope")))
+    expected = {}
+    before = None
+    for name, environment in ENVIRONMENTS.items():
+        registry = container_registry(environment)
+        expected[name] = {
+            ("AzureML Data Scientist", scope(environment, WORKSPACES, environment["workspace"])),
+            ("AcrPush", registry),
+            ("Contributor", registry),
+            ("AzureML Registry User", scope(SHARED, ML_REGISTRIES, SHARED["registry"])),
+        } | ({("AcrPull", container_registry(before))} if before else set())
+        before = environment
+    assert granted == expected
+    assert ("AcrPull", container_registry(ENVIRONMENTS["dev"])) in granted["uat"]
+    assert "AcrPull" not in {role for role, _ in granted["dev"]}
+
+
+def test_only_environments_with_required_reviewers_wait_for_an_approval(plan: list[str]) -> None:
+    bodies = {}
+    for command in commands(plan, "gh", "api", "-X", "PUT") + commands(plan, "echo"):
+        path = option(command, "PUT")
+        bodies[path] = json.loads(command[1]) if command[0] == "echo" else None
+        assert ("--input" in command) == (command[0] == "echo")
+    you = {"reviewers": [{"type": "User", "id": "<your GitHub user id>"}]}
+    assert bodies == {
+        f"repos/{REPO}/environments/{name}": you if environment["required_reviewers"] else None
+        for name, environment in ENVIRONMENTS.items()
+    }
+    assert [n for n, e in ENVIRONMENTS.items() if e["required_reviewers"]] == ["prod"]
+
+
+def test_reviewers_are_looked_up_by_login() -> None:
+    lines = dry_run("--environment", "prod", "--reviewer", "octocat", "--reviewer", "hubot")
+    assert commands(lines, "gh", "api", "users/octocat", "--jq", ".id")
+    (put,) = commands(lines, "echo")
+    reviewers = json.loads(put[1])["reviewers"]
+    assert [reviewer["id"] for reviewer in reviewers] == ["<id of octocat>", "<id of hubot>"]
+
+
+def test_each_github_environment_gets_the_nine_variables_the_workflows_read(
+    plan: list[str],
+) -> None:
+    found: dict[str, dict[str, str]] = {}
+    for command in commands(plan, "gh", "variable", "set"):
+        assert option(command, "--repo") == REPO
+        found.setdefault(option(command, "--env"), {})[command[3]] = option(command, "--body")
+    assert list(found) == list(ENVIRONMENTS)
+    for name, environment in ENVIRONMENTS.items():
+        assert found[name] == {
+            "AZURE_CLIENT_ID": f"<appId of github-fraud-radar-{name}>",
+            "AZURE_TENANT_ID": "<tenant id>",
+            "AZURE_SUBSCRIPTION_ID": environment["subscription_id"] or "<subscription id>",
+            "AZURE_RESOURCE_GROUP": environment["resource_group"],
+            "AZUREML_WORKSPACE": environment["workspace"],
+            "AZUREML_REGISTRY": SHARED["registry"],
+            "AZURE_CONTAINER_REGISTRY": environment["container_registry"],
+            "AZUREML_ONLINE_ENDPOINT": environment["online_endpoint"],
+            "AZUREML_BATCH_ENDPOINT": environment["batch_endpoint"],
+        }
+
+
+def test_one_environment_touches_only_itself_and_the_shared_registry() -> None:
+    lines = dry_run("--environment", "uat")
+    groups = [option(command, "-n") for command in commands(lines, "az", "group", "create")]
+    assert groups == [SHARED["resource_group"], ENVIRONMENTS["uat"]["resource_group"]]
+    assert {option(c, "--env") for c in commands(lines, "gh", "variable", "set")} == {"uat"}
+    assert not commands(lines, "gh", "api", "user")  # uat needs no reviewer
+    (pull,) = [line for line in lines if "--role AcrPull" in line]
+    assert option(shlex.split(pull), "--scope") == container_registry(ENVIRONMENTS["dev"])
+    others = {name: table for name, table in ENVIRONMENTS.items() if name != "uat"}
+    names = {v for table in others.values() for v in table.values() if isinstance(v, str) and v}
+    for name in others:
+        names |= {f"github-{name}", f"-{name}>", f"environments/{name}", f"environment:{name}"}
+    unrelated = [line for line in lines if line != pull]
+    assert [line for line in unrelated if any(name in line for name in names)] == []
+
+
+def test_no_command_creates_a_secret_or_a_password(plan: list[str]) -> None:
+    assert [
+        line for line in plan if re.search(r"secret|password|credential reset", line, re.I)
+    ] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--environment", "qa"], "unknown environment 'qa'"),
+        (["--repo", "fraud-radar"], "repository 'fraud-radar' is not a GitHub owner/name"),
+        (["--repo", "acme labs/fraud-radar"], "is not a GitHub owner/name"),
+        (["--reviewer", "not/a-login"], "reviewer 'not/a-login' is not a GitHub login"),
+    ],
+)
+def test_bad_input_stops_before_any_command(tmp_path: Path, args: list[str], problem: str) -> None:
+    result = bootstrap(*args, path=str(tmp_path))  # a real run: the input is checked first
+    assert result.returncode == 2
+    assert problem in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_toml_without_a_name_stops_with_the_key(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "infra").mkdir()
+    script = Path(shutil.copy(SCRIPT, tmp_path / "scripts"))
+    broken = re.sub(r"(?m)^workspace = .*\n", "", TOML.read_text(encoding="utf-8"), count=1)
+    (tmp_path / "infra" / "environments.toml").write_text(broken, encoding="utf-8")
+    result = bootstrap("--dry-run", script=script)
+    assert result.returncode == 2
+    first = next(iter(ENVIRONMENTS))
+    assert f"[environments.{first}] has no `workspace`" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_real_run_needs_az_and_gh_on_path(tmp_path: Path) -> None:
+    result = bootstrap(path=str(tmp_path))
+    assert result.returncode == 2
+    assert "not on PATH: `az`" in result.stderr
+    assert "`gh`" in result.stderr
+    assert result.stdout == ""
+
+
+# Stand-ins for az and gh: each appends its command line (and any stdin) to a log, fails on a
+# command containing @FAIL@, and prints the answer of the first prefix its command starts with.
+FAKE = """#!/bin/sh
+line="${0##*/} $*"
+printf '%s\\n' "$line" >> @LOG@
+case "$line" in
+  *@FAIL@*) echo "simulated failure" >&2; exit 3 ;;
+  *"--input -")
+    while IFS= read -r body || [ -n "$body" ]; do printf 'stdin %s\\n' "$body" >> @LOG@; done ;;
+@ANSWERS@
+esac
+"""
+
+
+def fake_clis(folder: Path, answers: dict[str, str], fail: str = "@never@") -> Path:
+    """Write the stand-ins into `folder` and return the path of their log."""
+    log = folder / "calls.log"
+    cases = "\n".join(
+        f"  {shlex.quote(prefix)}*) printf '%s\\n' {shlex.quote(answer)} ;;"
+        for prefix, answer in answers.items()
+    )
+    script = FAKE.replace("@LOG@", shlex.quote(str(log))).replace("@FAIL@", shlex.quote(fail))
+    for tool in ("az", "gh"):
+        (folder / tool).write_text(script.replace("@ANSWERS@", cases), encoding="utf-8")
+        (folder / tool).chmod(0o755)
+    return log
+
+
+def first_on_path(folder: Path) -> str:
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+def logged(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8").splitlines()
+
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="the stand-ins are shell scripts")
+
+
+@posix_only
+def test_a_real_run_creates_what_is_missing_and_stores_real_ids(tmp_path: Path) -> None:
+    log = fake_clis(
+        tmp_path,
+        {
+            "az account show --query id": "sub-1",
+            "az account show --query tenantId": "tenant-1",
+            "az ad app list --display-name github-fraud-radar-dev": "github-fraud-radar-dev-old\tx",
+            "az ad app create": "app-1",
+            "az ad sp create": "sp-1",
+            "gh api user": "583231",
+        },
+    )
+    result = bootstrap("--repo", REPO, path=first_on_path(tmp_path))
+    assert result.returncode == 0, result.stderr
+    *printed, done = result.stdout.splitlines()
+    assert done == f"Done: {REPO} can deploy to {', '.join(ENVIRONMENTS)}."
+    calls = [line for line in logged(log) if not line.startswith("stdin ")]
+    assert len(calls) == len(printed)  # every command printed, then run
+    assert "az ad app create --display-name github-fraud-radar-dev --query appId -o tsv" in calls
+    assert 'stdin {"reviewers": [{"type": "User", "id": 583231}]}' in logged(log)
+    first = next(iter(ENVIRONMENTS))
+    target = f"--env {first} --repo {REPO} --body"
+    assert f"gh variable set AZURE_SUBSCRIPTION_ID {target} sub-1" in calls
+    assert f"gh variable set AZURE_CLIENT_ID {target} app-1" in calls
+    assert f"gh variable set AZURE_TENANT_ID {target} tenant-1" in calls
+
+
+@posix_only
+def test_a_second_run_reuses_the_identity_and_fixes_a_stale_credential(tmp_path: Path) -> None:
+    log = fake_clis(
+        tmp_path,
+        {
+            "az ad app list --display-name github-fraud-radar-uat": "github-fraud-radar-uat\tapp-9",
+            "az ad sp list --spn app-9": "sp-9",
+            "az ad app federated-credential list": "github-uat\trepo:acme-labs/old-name:environment:uat",
+        },
+    )
+    result = bootstrap("--repo", REPO, "--environment", "uat", path=first_on_path(tmp_path))
+    assert result.returncode == 0, result.stderr
+    calls = logged(log)
+    assert not [call for call in calls if re.search(r"(app|sp|federated-credential) create", call)]
+    (update,) = [call for call in calls if "federated-credential update" in call]
+    assert f'"subject": "repo:{REPO}:environment:uat"' in update
+    assert all("--assignee-object-id sp-9 " in c for c in calls if "role assignment" in c)
+    assert f"gh variable set AZURE_CLIENT_ID --env uat --repo {REPO} --body app-9" in calls
+
+
+@posix_only
+def test_a_real_run_stops_at_the_first_failure(tmp_path: Path) -> None:
+    failing = f"az deployment group create -g {SHARED['resource_group']}"
+    log = fake_clis(tmp_path, {}, fail=failing)
+    result = bootstrap(path=first_on_path(tmp_path))
+    assert result.returncode == 1
+    assert "simulated failure" in result.stderr
+    assert failing in result.stderr
+    assert logged(log)[-1].startswith(failing)
