@@ -33,7 +33,8 @@ def spec(name: str) -> dict:
 @pytest.fixture
 def azureml_mount(champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The champion laid out as Azure ML mounts a registered model: <name>/<version>/<folder>."""
-    root = tmp_path / "azureml-models" / "{{ cookiecutter.__model_name }}" / "4"
+    model_name = "{{ cookiecutter.__model_name }}"
+    root = tmp_path / "azureml-models" / model_name / "4"
     shutil.copytree(champion.folder, root / "model")
     # MLflow writes this file on download only; Azure ML's mount has just the logged folder.
     (root / "model" / "registered_model_meta").unlink()
