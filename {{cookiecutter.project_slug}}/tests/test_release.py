@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from azure.ai.ml import load_online_deployment
+from azure.ai.ml.entities._load_functions import load_model_batch_deployment
 
 from {{ cookiecutter.package_name }}.serving.app import (
     create_app,
@@ -99,3 +101,23 @@ def test_online_deployment_probes_and_scores_routes_the_app_serves(champion) -> 
         assert route["path"] in paths
         assert route["port"] == ServingSettings.model_fields["port"].default
     assert deployment["app_insights_enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "loader"),
+    [
+        ("online-deployment.yml", load_online_deployment),
+        ("batch-deployment.yml", load_model_batch_deployment),
+    ],
+)
+def test_deployments_load_with_the_promoted_model_as_the_release_sets_it(spec_name, loader) -> None:
+    """deploy.yml passes `--set model=<registry URI> environment.image=<image>`: uat and prod
+    deploy the version shared to the Azure ML registry, not a model of their own."""
+    model = "azureml://registries/mlr-shared/models/{{ cookiecutter.__model_name }}/versions/7"
+    overrides = [{"model": model}, {"endpoint_name": "online-x-uat"}]
+    if spec_name.startswith("online"):
+        overrides.append({"environment.image": "cruat.azurecr.io/app:0123abc"})
+    deployment = loader(DEPLOY / spec_name, params_override=overrides)
+    assert deployment.model == model
+    if spec_name.startswith("online"):
+        assert deployment.environment.image == "cruat.azurecr.io/app:0123abc"
