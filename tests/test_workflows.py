@@ -47,6 +47,12 @@ def workflows(project: Path) -> dict[str, dict[str, Any]]:
     }
 
 
+def bootstrap_dry_run(project: Path) -> str:
+    """The commands `make bootstrap` would run: it reads infra/environments.toml, runs nothing."""
+    command = [sys.executable, "scripts/bootstrap.py", "--dry-run"]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=True).stdout
+
+
 def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return job.get("steps", [])
 
@@ -181,13 +187,7 @@ def test_each_environment_deploys_alone(project: Path) -> None:
 def test_settings_come_from_the_variables_the_bootstrap_sets(project: Path) -> None:
     text = "".join(p.read_text() for p in (project / ".github").rglob("*.y*ml"))
     used = set(re.findall(r"vars\.(\w+)", text))
-    dry_run = subprocess.run(
-        [sys.executable, "scripts/bootstrap.py", "--dry-run"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    dry_run = bootstrap_dry_run(project)
     per_environment = {
         env: set(re.findall(rf"gh variable set (\w+) --env {env}\b", dry_run))
         for env in ENVIRONMENTS
@@ -206,3 +206,17 @@ def test_dependabot_covers_python_actions_and_docker_with_a_cooldown(project: Pa
     updates = {update["package-ecosystem"]: update for update in config["updates"]}
     assert set(updates) == {"uv", "github-actions", "docker"}
     assert all(update["cooldown"]["default-days"] >= 3 for update in updates.values())
+
+
+def test_prod_waits_for_reviewers_and_the_others_do_not(project: Path) -> None:
+    """Protection lives on the GitHub environment, which the bootstrap configures."""
+    settings = tomllib.loads((project / "infra/environments.toml").read_text())["environments"]
+    assert {env: s["required_reviewers"] for env, s in settings.items()} == {
+        "dev": False,
+        "uat": False,
+        "prod": True,
+    }
+    dry_run = bootstrap_dry_run(project)
+    protected = [line for line in dry_run.splitlines() if '"reviewers"' in line]
+    assert len(protected) == 1
+    assert "environments/prod --input -" in protected[0]
