@@ -20,7 +20,12 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         "tests/test_bootstrap.py",
         "tests/test_release.py",
     ),
-    2: ("src/{package}/monitoring", "azureml/monitoring", "tests/test_monitoring.py"),
+    2: (
+        "src/{package}/monitoring",
+        "azureml/monitoring",
+        "tests/test_monitoring.py",
+        "tests/test_policy.py",
+    ),
 }
 
 

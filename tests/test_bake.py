@@ -94,8 +94,21 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
     "tests/test_bootstrap.py",
     "tests/test_release.py",
 }
+LEVEL_2_FILES = LEVEL_1_FILES | {
+    "src/{package}/monitoring/__init__.py",
+    "src/{package}/monitoring/command.py",
+    "src/{package}/monitoring/drift.py",
+    "src/{package}/monitoring/inputs.py",
+    "src/{package}/monitoring/metrics.py",
+    "src/{package}/monitoring/policy.py",
+    "src/{package}/monitoring/reference.py",
+    "src/{package}/monitoring/report.py",
+    "src/{package}/monitoring/thresholds.py",
+    "tests/test_monitoring.py",
+    "tests/test_policy.py",
+}
 # Each level adds files to the one below.
-FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_1_FILES}
+FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_2_FILES}
 
 
 def files_of(project: Path) -> set[str]:

@@ -248,3 +248,23 @@ def smoke(
         typer.secho(f"✗ smoke test failed: {err}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"✓ {url}: {attempts} right answer(s) from model version {version}")
+{%- if cookiecutter.maturity_level == "2" %}
+
+
+@app.command()
+def drift(
+    current: Annotated[Path, typer.Argument(help="New data to check: a CSV or Parquet file.")],
+    reference: Annotated[
+        Path | None, typer.Option(help="Compare with this file, not the champion's training set.")
+    ] = None,
+    output_dir: Annotated[Path, typer.Option(help="Where drift.json and drift.html go.")] = Path(
+        "reports/drift"
+    ),
+) -> None:
+    """Compare CURRENT with the champion's training data: exit 0 no drift, 1 drift, 2 bad input."""
+    from .monitoring.command import main as run_drift
+
+    raise typer.Exit(
+        run_drift(current, load_settings(), reference=reference, output_dir=output_dir)
+    )
+{%- endif %}

@@ -1,0 +1,131 @@
+"""Compare current data with the reference, feature by feature, and decide which drifted."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.schemas import FEATURES, NUMERIC_FEATURES
+from ..settings import Settings
+from .inputs import read_table
+from .metrics import Distribution, categorical_metrics, numerical_metrics
+from .reference import Reference, reference_for
+from .thresholds import ADVISORY, DATA_DRIFT, DriftThresholds, Kind, breached
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """Every metric of one feature; the deciding one (Azure ML's choice for its kind) decides."""
+
+    name: str
+    kind: Kind
+    decider: str
+    metrics: Mapping[str, float]
+    thresholds: Mapping[str, float]
+    distribution: Distribution
+
+    @property
+    def drifted(self) -> bool:
+        return self.breaches()[self.decider]
+
+    def breaches(self) -> dict[str, bool]:
+        return {m: breached(m, v, self.thresholds[m]) for m, v in self.metrics.items()}
+
+    def summary(self) -> dict:
+        breaches = self.breaches()
+        return {
+            "kind": self.kind,
+            "drifted": self.drifted,
+            "decided_by": self.decider,
+            "metrics": {
+                metric: {
+                    "value": value,
+                    "threshold": self.thresholds[metric],
+                    "breached": breaches[metric],
+                }
+                for metric, value in self.metrics.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The verdict on one current dataset, and what it was compared with."""
+
+    features: tuple[FeatureDrift, ...]
+    reference_rows: int
+    current_rows: int
+    thresholds: DriftThresholds = DATA_DRIFT
+    lineage: Mapping[str, str | None] = field(default_factory=dict)
+    current: str = ""
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [feature.name for feature in self.features if feature.drifted]
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.drifted_features)
+
+    def summary(self) -> dict:
+        """What drift.json holds: enough to act on without opening the HTML report."""
+        return {
+            "drifted": self.drifted,
+            "drifted_features": self.drifted_features,
+            "rows": {"reference": self.reference_rows, "current": self.current_rows},
+            "reference": dict(self.lineage),
+            "current": self.current,
+            "thresholds": self.thresholds.as_spec(),
+            "features": {feature.name: feature.summary() for feature in self.features},
+        }
+
+
+def compare(
+    reference: pd.DataFrame, current: pd.DataFrame, thresholds: DriftThresholds = DATA_DRIFT
+) -> tuple[FeatureDrift, ...]:
+    """Drift of every feature of the data contract (both frames as `inputs.features_of` gives)."""
+    features = []
+    for name in FEATURES:
+        kind: Kind = "numerical" if name in NUMERIC_FEATURES else "categorical"
+        if kind == "numerical":
+            metrics, distribution = numerical_metrics(
+                reference[name].to_numpy(float), current[name].to_numpy(float)
+            )
+        else:
+            metrics, distribution = categorical_metrics(reference[name], current[name])
+        decider, threshold = thresholds.decider(kind)
+        limits = {metric: ADVISORY[metric] for metric in metrics} | {decider: threshold}
+        features.append(FeatureDrift(name, kind, decider, metrics, limits, distribution))
+    return tuple(features)
+
+
+def run_drift(
+    current_path: Path,
+    output_dir: Path,
+    settings: Settings,
+    reference_path: Path | None = None,
+    thresholds: DriftThresholds = DATA_DRIFT,
+) -> DriftResult:
+    """Compare a file of new data with the champion's training set (or `reference_path`), and
+    write drift.json and drift.html to `output_dir`."""
+    from ..training.tracking import use_tracking_store
+    from .report import write_reports
+
+    current = read_table(current_path, "current")  # bad input fails before MLflow is touched
+    if reference_path is not None:
+        path = Path(reference_path).resolve()
+        reference = Reference(read_table(path, "reference"), {"source": str(path)})
+    else:
+        use_tracking_store(settings)
+        reference = reference_for(f"models:/{settings.model_name}@champion")
+    result = DriftResult(
+        features=compare(reference.data, current, thresholds),
+        reference_rows=len(reference.data),
+        current_rows=len(current),
+        thresholds=thresholds,
+        lineage=reference.lineage,
+        current=str(Path(current_path).resolve()),
+    )
+    write_reports(result, Path(output_dir))
+    return result

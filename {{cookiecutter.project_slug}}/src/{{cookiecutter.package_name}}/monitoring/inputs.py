@@ -1,0 +1,63 @@
+"""The data to compare, read and held to the data contract, tolerantly: drift is the question.
+
+Unlike the pipeline's schemas, values outside the training ranges or categories are not errors
+here: they are what drift detection must count. Only what makes a comparison meaningless is
+refused: a missing feature, text in a numeric column, no rows.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.schemas import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+
+SUFFIXES = (".csv", ".parquet")
+
+
+class DriftInputError(ValueError):
+    """Data that cannot be compared; the message names the file and every problem found."""
+
+
+def read_table(path: Path, role: str) -> pd.DataFrame:
+    """The features of a CSV or Parquet file; other columns (labels, predictions) are ignored."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise DriftInputError(f"the {role} data {path} must be a {' or '.join(SUFFIXES)} file")
+    if not path.is_file():
+        raise DriftInputError(f"the {role} data {path} does not exist")
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DriftInputError(f"the {role} data {path} is empty") from None
+    except (OSError, ValueError) as err:  # pyarrow's and pandas' parse errors are ValueErrors
+        raise DriftInputError(f"the {role} data {path} cannot be read: {err}") from None
+    return features_of(df, f"{role} data {path}")
+
+
+def features_of(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The contract's features: numbers as floats, categories as text (missing values kept)."""
+    problems = []
+    if missing := [name for name in FEATURES if name not in df.columns]:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if df.empty:
+        problems.append("no rows")
+    if problems:
+        raise DriftInputError(f"the {what} has {' and '.join(problems)}")
+
+    columns = {}
+    for name in NUMERIC_FEATURES:
+        values = pd.to_numeric(df[name], errors="coerce").astype(float)
+        if len(bad := df[name][df[name].notna() & ~np.isfinite(values)]):
+            examples = ", ".join(map(repr, bad.drop_duplicates().head(3)))
+            problems.append(f"column '{name}' expects numbers, got {len(bad)} other(s): {examples}")
+        elif values.isna().all():
+            problems.append(f"column '{name}' has no values")
+        columns[name] = values
+    for name in CATEGORICAL_FEATURES:
+        columns[name] = df[name].map(lambda value: value if pd.isna(value) else str(value))
+    if problems:
+        raise DriftInputError(
+            f"the {what} breaks the data contract:\n  - " + "\n  - ".join(problems)
+        )
+    return pd.DataFrame(columns)[list(FEATURES)].reset_index(drop=True)

@@ -1,0 +1,77 @@
+"""Should we retrain? The written policy of the feedback loop, as code a reviewer can read.
+
+Rules, in order (the first that applies decides):
+1. Cooldown: never retrain within `min_days_between_trainings` of the last training, whatever
+   the evidence; drift that persists is seen again by the next scheduled check.
+2. Labelled performance: when labels of recent production data exist, retrain if the champion's
+   primary metric on them fell more than `max_metric_drop` below its score at training time.
+3. Drift: retrain if at least `min_drifted_features` of the watched features drifted (the drift
+   report's verdict, with the thresholds shared with the Azure ML monitor).
+4. Age: retrain if the champion was trained more than `max_days_without_training` days ago.
+Otherwise, no. A retrained model still passes the champion/challenger gate and the promotion
+path: this policy can trigger training, never a deployment.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    watched_features: tuple[str, ...] | None = None  # None: every feature of the contract
+    min_drifted_features: int = 1
+    min_days_between_trainings: float = 7
+    max_days_without_training: float = 90
+    max_metric_drop: float = 0.05
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the scheduled check knows when it asks the question."""
+
+    now: datetime
+    last_trained: datetime
+    drifted_features: tuple[str, ...]
+    metric_at_training: float | None = None
+    metric_on_labelled_data: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    retrain: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def should_retrain(evidence: Evidence, policy: RetrainPolicy = RetrainPolicy()) -> Decision:
+    """Apply the rules above; pure, so that each edge case is a unit test."""
+    age_days = (evidence.now - evidence.last_trained).total_seconds() / 86_400
+    if age_days < policy.min_days_between_trainings:
+        return Decision(
+            False,
+            [
+                f"trained {age_days:.1f} days ago, within the cooldown of"
+                f" {policy.min_days_between_trainings:g} days"
+            ],
+        )
+    reasons = []
+    if evidence.metric_on_labelled_data is not None and evidence.metric_at_training is not None:
+        drop = evidence.metric_at_training - evidence.metric_on_labelled_data
+        if drop > policy.max_metric_drop:
+            reasons.append(
+                f"the metric on labelled production data fell by {drop:.3f}"
+                f" (more than {policy.max_metric_drop:g})"
+            )
+    watched = [
+        name
+        for name in evidence.drifted_features
+        if policy.watched_features is None or name in policy.watched_features
+    ]
+    if watched and len(watched) >= policy.min_drifted_features:
+        reasons.append(f"{len(watched)} watched feature(s) drifted: {', '.join(watched)}")
+    if age_days > policy.max_days_without_training:
+        reasons.append(
+            f"trained {age_days:.0f} days ago, more than {policy.max_days_without_training:g}"
+        )
+    if reasons:
+        return Decision(True, reasons)
+    return Decision(False, ["no rule applies: no drift of watched features, no metric drop"])
