@@ -24,7 +24,7 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         "src/{package}/monitoring",
         "azureml/monitoring",
         "tests/test_monitoring.py",
-        "tests/test_policy.py",
+        "tests/test_feedback_loop.py",
     ),
 }
 

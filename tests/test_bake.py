@@ -104,8 +104,9 @@ LEVEL_2_FILES = LEVEL_1_FILES | {
     "src/{package}/monitoring/reference.py",
     "src/{package}/monitoring/report.py",
     "src/{package}/monitoring/thresholds.py",
+    "azureml/monitoring/monitor.yml",
+    "tests/test_feedback_loop.py",
     "tests/test_monitoring.py",
-    "tests/test_policy.py",
 }
 # Each level adds files to the one below.
 FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_2_FILES}

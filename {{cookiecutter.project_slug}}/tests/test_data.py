@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from {{ cookiecutter.package_name }}.data.ingest import DataValidationError
 from {{ cookiecutter.package_name }}.data.layers import (
@@ -48,6 +49,8 @@ def test_prepare_writes_every_layer_from_the_shipped_data(settings: Settings) ->
     shares = pd.concat([d[TARGET].value_counts(normalize=True) for d in (train, test)], axis=1)
     assert (shares.iloc[:, 0] - shares.iloc[:, 1]).abs().max() < 0.05, "split is stratified"
     assert not list(Path(settings.curated_dir).glob(".*partial")), "no partial file left"
+    mltable = yaml.safe_load((Path(settings.curated_dir) / "MLTable").read_text())
+    assert mltable["paths"] == [{"file": "./train.parquet"}], "an Azure ML mltable of train"
 
 
 def test_split_is_seeded(settings: Settings) -> None:

@@ -267,4 +267,37 @@ def drift(
     raise typer.Exit(
         run_drift(current, load_settings(), reference=reference, output_dir=output_dir)
     )
+
+
+@app.command()
+def should_retrain(
+    drift_json: Annotated[Path, typer.Argument(help="The drift.json that `drift` wrote.")],
+    labelled: Annotated[
+        Path | None, typer.Option(help="Recent production data with labels (CSV or Parquet).")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Where the decision goes (JSON).")] = Path(
+        "reports/drift/decision.json"
+    ),
+) -> None:
+    """Apply the retraining policy (monitoring/policy.py) to a drift report; write the decision."""
+    import json
+
+    import pandas as pd
+
+    from .monitoring import policy
+
+    try:
+        summary = json.loads(drift_json.read_text(encoding="utf-8"))
+        data = None
+        if labelled:
+            data = (pd.read_parquet if labelled.suffix == ".parquet" else pd.read_csv)(labelled)
+    except (OSError, ValueError) as err:
+        typer.secho(f"✗ should-retrain: {err}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    with step("should we retrain?"):
+        decision = policy.should_retrain(policy.gather_evidence(summary, load_settings(), data))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"retrain": decision.retrain, "reasons": decision.reasons}))
+    verdict = "retrain" if decision.retrain else "no retraining"
+    typer.echo(f"{verdict}: {'; '.join(decision.reasons)}")
 {%- endif %}

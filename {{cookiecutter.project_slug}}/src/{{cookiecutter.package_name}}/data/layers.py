@@ -14,6 +14,15 @@ from .wrangle import refine
 REFINED_FILE = "penguins.parquet"
 TRAIN_FILE = "train.parquet"
 TEST_FILE = "test.parquet"
+MLTABLE_FILE = "MLTable"
+# Makes the curated folder an Azure ML `mltable` data asset as it is: the training set that the
+# model monitor and the drift check compare production data with.
+MLTABLE = f"""\
+paths:
+  - file: ./{TRAIN_FILE}
+transformations:
+  - read_parquet
+"""
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ def prepare(
     )
     for df, path in ((refined, paths.refined), (train, paths.train), (test, paths.test)):
         write_parquet(df, path)
+    (Path(curated_dir) / MLTABLE_FILE).write_text(MLTABLE, encoding="utf-8")
     return paths
 
 

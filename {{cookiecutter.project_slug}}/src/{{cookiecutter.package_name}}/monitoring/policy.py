@@ -13,7 +13,11 @@ path: this policy can trigger training, never a deployment.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,28 @@ def should_retrain(evidence: Evidence, policy: RetrainPolicy = RetrainPolicy()) 
     if reasons:
         return Decision(True, reasons)
     return Decision(False, ["no rule applies: no drift of watched features, no metric drop"])
+
+
+def gather_evidence(
+    drift_summary: dict, settings: Settings, labelled: pd.DataFrame | None = None
+) -> Evidence:
+    """The evidence for one decision: the drift report, the champion's run in MLflow (when it was
+    trained, its score then) and, when labelled production data exist, its score on them."""
+    from mlflow import MlflowClient
+
+    from ..training.evaluate import PRIMARY_METRIC, score
+    from ..training.tracking import load_model, use_tracking_store
+
+    use_tracking_store(settings)
+    run = MlflowClient().get_run(drift_summary["reference"]["run_id"])
+    metric_on_labelled = None
+    if labelled is not None:
+        model_uri = drift_summary["reference"]["model_uri"]
+        metric_on_labelled = score(load_model(model_uri), labelled)[PRIMARY_METRIC]
+    return Evidence(
+        now=datetime.now(timezone.utc),
+        last_trained=datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc),
+        drifted_features=tuple(drift_summary["drifted_features"]),
+        metric_at_training=run.data.metrics.get(PRIMARY_METRIC),
+        metric_on_labelled_data=metric_on_labelled,
+    )

@@ -7,7 +7,7 @@ calls `score_files` on each mini-batch of files, as `make score` does locally.
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ def score_files(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    scored_at = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
+    scored_at = pa.scalar(datetime.now(timezone.utc), pa.timestamp("us", tz="UTC"))
     start, rows, writer = time.perf_counter(), 0, None
     try:
         for batch in dataset.to_batches(batch_size=batch_rows):

@@ -1,0 +1,177 @@
+"""The feedback loop: the Azure ML monitor agrees with `make drift`, and the retraining
+policy holds at its edges (cooldown first, then metric drop, drift, age)."""
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from azure.ai.ml.entities._load_functions import load_schedule
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.data.schemas import (
+    TARGET,
+)
+from {{ cookiecutter.package_name }}.monitoring.policy import (
+    Evidence,
+    RetrainPolicy,
+    should_retrain,
+)
+from {{ cookiecutter.package_name }}.monitoring.thresholds import (
+    DATA_DRIFT,
+)
+
+MONITOR = Path(__file__).parents[1] / "azureml" / "monitoring" / "monitor.yml"
+ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+
+NOW = datetime(2026, 11, 26, 12, 0)
+POLICY = RetrainPolicy(
+    watched_features=("bill_length_mm", "island"),
+    min_drifted_features=1,
+    min_days_between_trainings=7,
+    max_days_without_training=90,
+    max_metric_drop=0.05,
+)
+
+
+def evidence(days_ago: float, drifted: tuple[str, ...] = (), **metrics: float) -> Evidence:
+    return Evidence(NOW, NOW - timedelta(days=days_ago), drifted, **metrics)
+
+
+def test_no_drift_no_drop_no_retraining() -> None:
+    decision = should_retrain(evidence(30), POLICY)
+    assert not decision.retrain
+    assert "no rule applies" in decision.reasons[0]
+
+
+def test_drift_of_a_watched_feature_retrains_and_names_it() -> None:
+    decision = should_retrain(evidence(30, ("island", "sex")), POLICY)
+    assert decision.retrain
+    assert decision.reasons == ["1 watched feature(s) drifted: island"]
+
+
+def test_drift_of_unwatched_features_alone_does_not() -> None:
+    assert not should_retrain(evidence(30, ("sex", "body_mass_g")), POLICY).retrain
+
+
+def test_every_feature_is_watched_by_default() -> None:
+    assert should_retrain(evidence(30, ("sex",)), RetrainPolicy()).retrain
+
+
+def test_the_cooldown_beats_any_evidence() -> None:
+    strong = evidence(6.9, ("island",), metric_at_training=0.95, metric_on_labelled_data=0.5)
+    decision = should_retrain(strong, POLICY)
+    assert not decision.retrain
+    assert "cooldown" in decision.reasons[0]
+
+
+def test_the_cooldown_ends_exactly_on_its_last_day() -> None:
+    assert should_retrain(evidence(7, ("island",)), POLICY).retrain
+
+
+@pytest.mark.parametrize(("on_labels", "retrain"), [(0.90, False), (0.899, True)])
+def test_a_metric_drop_beyond_the_margin_retrains(on_labels: float, retrain: bool) -> None:
+    decision = should_retrain(
+        evidence(30, metric_at_training=0.95, metric_on_labelled_data=on_labels), POLICY
+    )
+    assert decision.retrain is retrain
+
+
+def test_labels_are_optional() -> None:
+    assert not should_retrain(evidence(30, metric_at_training=0.95), POLICY).retrain
+
+
+def test_a_stale_champion_is_retrained_without_drift() -> None:
+    decision = should_retrain(evidence(91), POLICY)
+    assert decision.retrain
+    assert "91 days ago" in decision.reasons[0]
+
+
+def test_two_required_drifted_features() -> None:
+    policy = RetrainPolicy(min_drifted_features=2)
+    assert not should_retrain(evidence(30, ("island",)), policy).retrain
+    assert should_retrain(evidence(30, ("island", "sex")), policy).retrain
+
+
+def test_every_reason_is_given() -> None:
+    decision = should_retrain(
+        evidence(120, ("island",), metric_at_training=0.95, metric_on_labelled_data=0.7), POLICY
+    )
+    assert len(decision.reasons) == 3
+
+
+def test_the_azure_monitor_uses_the_thresholds_of_make_drift() -> None:
+    """The same data gets the same verdict locally and in the cloud: same metrics, same values."""
+    signals = yaml.safe_load(MONITOR.read_text())["create_monitor"]["monitoring_signals"]
+    assert signals["data_drift"]["metric_thresholds"] == DATA_DRIFT.as_spec()
+    assert signals["prediction_drift"]["metric_thresholds"] == {
+        "categorical": DATA_DRIFT.categorical
+    }
+    assert signals["prediction_drift"]["reference_data"]["data_column_names"] == {
+        "prediction": TARGET
+    }
+    # What `az ml schedule create` sends: azure-ai-ml's own reading of the spec.
+    sent = load_schedule(MONITOR)._to_rest_object().as_dict()
+    thresholds = sent["properties"]["action"]["monitorDefinition"]["signals"]["data_drift"]
+    by_kind = {
+        t["dataType"].lower(): (t["metric"], t["threshold"]["value"])
+        for t in thresholds["metricThresholds"]
+    }
+    for kind in ("numerical", "categorical"):
+        metric, value = DATA_DRIFT.decider(kind)
+        camel = "".join(w.capitalize() if i else w for i, w in enumerate(metric.split("_")))
+        assert by_kind[kind] == (camel, value)
+
+
+def test_the_monitor_alerts_and_watches_the_three_signals() -> None:
+    spec = yaml.safe_load(MONITOR.read_text())["create_monitor"]
+    kinds = {signal["type"] for signal in spec["monitoring_signals"].values()}
+    assert kinds == {"data_drift", "prediction_drift", "data_quality"}
+    assert spec["alert_notification"]["emails"]
+
+
+@pytest.fixture
+def champion_store(champion, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the CLI at the champion fixture's tracking store, as a scheduled job would."""
+    store = champion.curated_dir.parent / "mlruns.db"
+    monkeypatch.setenv(f"{ENV_PREFIX}TRACKING_URI", f"sqlite:///{store}")
+
+
+def test_drift_then_the_policy_decide_from_real_reports(
+    champion, champion_store, raw_dir: Path, tmp_path: Path
+) -> None:
+    """`drift` on shifted data, then `should-retrain` on its report: the loop's two commands.
+    The champion was trained seconds ago, so the cooldown says no despite the drift."""
+    shifted = pd.read_csv(raw_dir / "penguins.csv")
+    shifted["body_mass_g"] *= 1.3
+    current = tmp_path / "current.csv"
+    shifted.to_csv(current, index=False)
+    reports = tmp_path / "reports"
+    cli = CliRunner()
+
+    result = cli.invoke(app, ["drift", str(current), "--output-dir", str(reports)])
+    assert result.exit_code == 1, result.output
+    result = cli.invoke(
+        app,
+        [
+            "should-retrain",
+            str(reports / "drift.json"),
+            "--labelled",
+            str(current),
+            "--output",
+            str(reports / "decision.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    decision = json.loads((reports / "decision.json").read_text())
+    assert decision["retrain"] is False
+    assert "cooldown" in decision["reasons"][0]
+
+
+def test_should_retrain_refuses_a_missing_report(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["should-retrain", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2
+    assert "nope.json" in result.output
