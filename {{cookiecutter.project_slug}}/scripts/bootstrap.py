@@ -44,6 +44,12 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("AcrPull", "previous_container_registry", "import the image the environment before tested"),
     ("AzureML Registry User", "registry", "share one model version across environments"),
 )
+# The scheduled drift check (level 2) signs in as an identity of its own, bound to a GitHub
+# environment without reviewers: it may run jobs in the watched environment's workspace, and
+# nothing else (it cannot deploy: no registry, no image push).
+MONITORING_ROLES: tuple[tuple[str, str, str], ...] = (
+    ("AzureML Data Scientist", "workspace", "run the drift job on the collected data"),
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path("infra/environments.toml")
@@ -96,6 +102,15 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """The optional [monitoring] table: which environment the drift check watches, and the
+    GitHub environment its workflow runs in."""
+
+    environment: str
+    github_environment: str
+
+
+@dataclass(frozen=True)
 class Config:
     """infra/environments.toml, checked: environments keep the file's order, the promotion order."""
 
@@ -103,6 +118,7 @@ class Config:
     github_repository: str
     shared: Shared
     environments: tuple[Environment, ...]
+    monitoring: Monitoring | None = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,11 +188,27 @@ def load_config(path: Path) -> Config:
             raise UsageError(f"{CONFIG}: environment name {name!r} must be letters, digits, - or _")
         where = f"[environments.{name}]"
         environments.append(_read(Environment, _table(tables, name, where), where, name=name))
+    monitoring = None
+    if "monitoring" in data:
+        monitoring = _read(Monitoring, _table(data, "monitoring", "the top level"), "[monitoring]")
+        if monitoring.environment not in tables:
+            raise UsageError(
+                f"{CONFIG}: [monitoring] watches {monitoring.environment!r}, which is not one of"
+                f" the environments ({', '.join(tables)})"
+            )
+        if monitoring.github_environment in tables or not ENVIRONMENT.fullmatch(
+            monitoring.github_environment
+        ):
+            raise UsageError(
+                f"{CONFIG}: [monitoring] github_environment {monitoring.github_environment!r}"
+                " must be a new name of letters, digits, - or _"
+            )
     return Config(
         location=_value(data, "location", str, "the top level"),
         github_repository=_value(data, "github_repository", str, "the top level"),
         shared=_read(Shared, _table(data, "shared", "the top level"), "[shared]"),
         environments=tuple(environments),
+        monitoring=monitoring,
     )
 
 
@@ -310,6 +342,25 @@ def bootstrap(
         create_github_environment(runner, repository, environment, reviewer_ids)
         values = variables(environment, shared, tenant_id, app_id)
         set_variables(runner, repository, environment.name, values)
+    if config.monitoring and config.monitoring.environment in names:
+        setup_monitoring(runner, config, config.monitoring, repository, tenant_id)
+
+
+def setup_monitoring(
+    runner: Runner, config: Config, monitoring: Monitoring, repository: str, tenant_id: str
+) -> None:
+    """The drift check's identity, GitHub environment and variables: those of the watched
+    environment, except the client id, so its workflow reads the same names."""
+    watched = next(e for e in config.environments if e.name == monitoring.environment)
+    github_environment = monitoring.github_environment
+    name = f"github-{repository.partition('/')[2]}-{github_environment}"
+    app_id = ensure_app(runner, name)
+    principal_id = ensure_service_principal(runner, app_id, name)
+    ensure_federated_credential(runner, app_id, repository, github_environment)
+    assign_roles(runner, principal_id, role_scopes(config, watched), MONITORING_ROLES)
+    runner.run(["gh", "api", "-X", "PUT", f"repos/{repository}/environments/{github_environment}"])
+    values = variables(watched, config.shared, tenant_id, app_id)
+    set_variables(runner, repository, github_environment, values)
 
 
 def with_subscriptions(runner: Runner, config: Config) -> Config:
@@ -457,12 +508,17 @@ def resource_id(place: Shared | Environment, kind: str, name: str) -> str:
     )
 
 
-def assign_roles(runner: Runner, principal_id: str, scopes: dict[str, str | None]) -> None:
-    """Grant the roles of ROLES. The object id and principal type skip a Graph lookup that
-    fails while a new service principal is still replicating."""
+def assign_roles(
+    runner: Runner,
+    principal_id: str,
+    scopes: dict[str, str | None],
+    roles: tuple[tuple[str, str, str], ...] = ROLES,
+) -> None:
+    """Grant `roles` (ROLES by default). The object id and principal type skip a Graph lookup
+    that fails while a new service principal is still replicating."""
     assignee = ["--assignee-object-id", principal_id]
     assignee += ["--assignee-principal-type", "ServicePrincipal"]
-    for role, scope, _why in ROLES:
+    for role, scope, _why in roles:
         resource = scopes[scope]
         if resource is not None:
             command = ["az", "role", "assignment", "create", *assignee]

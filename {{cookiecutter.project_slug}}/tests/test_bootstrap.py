@@ -45,16 +45,28 @@ def bootstrap(
     )
 
 
-def dry_run(*args: str) -> list[str]:
-    result = bootstrap("--dry-run", "--repo", REPO, *args)
+def dry_run(*args: str, script: Path = SCRIPT) -> list[str]:
+    result = bootstrap("--dry-run", "--repo", REPO, *args, script=script)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
 
+def with_toml(folder: Path, text: str) -> Path:
+    """A copy of the script beside its own infra/environments.toml holding `text`."""
+    (folder / "scripts").mkdir()
+    (folder / "infra").mkdir()
+    (folder / "infra" / "environments.toml").write_text(text, encoding="utf-8")
+    return Path(shutil.copy(SCRIPT, folder / "scripts"))
+
+
+WITHOUT_MONITORING = TOML.read_text(encoding="utf-8").split("\n[monitoring]")[0]
+
+
 @pytest.fixture(scope="module")
-def plan() -> list[str]:
-    """The dry run for every environment: one command a line."""
-    return dry_run()
+def plan(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The dry run for every environment, one command a line (the drift check's own identity
+    of level 2 is tested apart)."""
+    return dry_run(script=with_toml(tmp_path_factory.mktemp("plan"), WITHOUT_MONITORING))
 
 
 def commands(lines: list[str], *prefix: str) -> list[list[str]]:
@@ -234,12 +246,8 @@ def test_bad_input_stops_before_any_command(tmp_path: Path, args: list[str], pro
 
 
 def test_a_toml_without_a_name_stops_with_the_key(tmp_path: Path) -> None:
-    (tmp_path / "scripts").mkdir()
-    (tmp_path / "infra").mkdir()
-    script = Path(shutil.copy(SCRIPT, tmp_path / "scripts"))
     broken = re.sub(r"(?m)^workspace = .*\n", "", TOML.read_text(encoding="utf-8"), count=1)
-    (tmp_path / "infra" / "environments.toml").write_text(broken, encoding="utf-8")
-    result = bootstrap("--dry-run", script=script)
+    result = bootstrap("--dry-run", script=with_toml(tmp_path, broken))
     assert result.returncode == 2
     first = next(iter(ENVIRONMENTS))
     assert f"[environments.{first}] has no `workspace`" in result.stderr
@@ -350,3 +358,42 @@ def test_a_real_run_stops_at_the_first_failure(tmp_path: Path) -> None:
     assert "simulated failure" in result.stderr
     assert failing in result.stderr
     assert logged(log)[-1].startswith(failing)
+
+
+MONITORING = """
+[monitoring]
+environment = "prod"
+github_environment = "prod-monitoring"
+"""
+
+
+def test_the_drift_check_gets_an_identity_that_can_only_run_jobs_in_prod(tmp_path: Path) -> None:
+    lines = dry_run(script=with_toml(tmp_path, WITHOUT_MONITORING + MONITORING))
+    start = lines.index(
+        "az ad app list --display-name github-fraud-radar-prod-monitoring"
+        " --query '[].[displayName, appId]' -o tsv"
+    )
+    monitoring = lines[start:]
+    roles = commands(monitoring, "az", "role", "assignment", "create")
+    prod = ENVIRONMENTS["prod"]
+    assert [(option(c, "--role"), option(c, "--scope")) for c in roles] == [
+        (
+            "AzureML Data Scientist",
+            f"/subscriptions/<subscription id>/resourceGroups/{prod['resource_group']}"
+            f"/providers/{WORKSPACES}/{prod['workspace']}",
+        )
+    ]
+    (credential,) = commands(monitoring, "az", "ad", "app", "federated-credential", "create")
+    subject = json.loads(option(credential, "--parameters"))["subject"]
+    assert subject == f"repo:{REPO}:environment:prod-monitoring"
+    assert f"gh api -X PUT repos/{REPO}/environments/prod-monitoring" in monitoring, "no reviewers"
+    variables = {c[3]: option(c, "--body") for c in commands(monitoring, "gh", "variable", "set")}
+    assert variables["AZUREML_WORKSPACE"] == prod["workspace"]
+    assert variables["AZURE_CLIENT_ID"] == "<appId of github-fraud-radar-prod-monitoring>"
+
+
+def test_a_monitoring_table_must_watch_a_known_environment(tmp_path: Path) -> None:
+    text = WITHOUT_MONITORING + MONITORING.replace('"prod"', '"staging"')
+    result = bootstrap("--dry-run", script=with_toml(tmp_path, text))
+    assert result.returncode == 2
+    assert "watches 'staging'" in result.stderr

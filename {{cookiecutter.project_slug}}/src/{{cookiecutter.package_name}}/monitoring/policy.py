@@ -92,10 +92,15 @@ def gather_evidence(
     from ..training.tracking import load_model, use_tracking_store
 
     use_tracking_store(settings)
-    run = MlflowClient().get_run(drift_summary["reference"]["run_id"])
+    client = MlflowClient()
+    lineage = drift_summary["reference"]
+    model_uri = lineage.get("model_uri") or f"models:/{settings.model_name}@champion"
+    run_id = lineage.get("run_id")
+    if not run_id:  # the report compared with a given file: ask the registry for the champion
+        run_id = client.get_model_version_by_alias(settings.model_name, "champion").run_id
+    run = client.get_run(run_id)
     metric_on_labelled = None
     if labelled is not None:
-        model_uri = drift_summary["reference"]["model_uri"]
         metric_on_labelled = score(load_model(model_uri), labelled)[PRIMARY_METRIC]
     return Evidence(
         now=datetime.now(timezone.utc),
