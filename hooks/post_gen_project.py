@@ -21,6 +21,7 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         "tests/test_release.py",
     ),
     2: (
+        ".github/workflows/drift.yml",
         "src/{package}/monitoring",
         "azureml/monitoring",
         "tests/test_monitoring.py",

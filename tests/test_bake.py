@@ -95,6 +95,8 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
     "tests/test_release.py",
 }
 LEVEL_2_FILES = LEVEL_1_FILES | {
+    ".github/workflows/drift.yml",
+    "azureml/monitoring/drift-job.yml",
     "src/{package}/monitoring/__init__.py",
     "src/{package}/monitoring/command.py",
     "src/{package}/monitoring/drift.py",

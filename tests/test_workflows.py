@@ -118,7 +118,7 @@ def test_the_model_is_trained_once_in_dev_and_promoted_unchanged(project: Path) 
         for name, flow in everything.items()
         for job_name, job in flow["jobs"].items()
         for step in steps(job)
-        if "az ml job create" in step.get("run", "")
+        if "az ml job create --file azureml/pipeline.yml" in step.get("run", "")
     ]
     assert trainers == [("cd.yml", "train")], "training happens in one place"
     cd = everything["cd.yml"]["jobs"]
@@ -220,3 +220,49 @@ def test_prod_waits_for_reviewers_and_the_others_do_not(project: Path) -> None:
     protected = [line for line in dry_run.splitlines() if '"reviewers"' in line]
     assert len(protected) == 1
     assert "environments/prod --input -" in protected[0]
+
+
+@pytest.fixture
+def level_2(bake) -> Path:
+    root = bake(maturity_level="2", project_name="Fraud Radar")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def test_drift_is_checked_weekly_and_retraining_goes_through_the_release(level_2: Path) -> None:
+    drift = workflow(level_2, "drift.yml")
+    assert set(drift["on"]) == {"schedule", "workflow_dispatch"}
+    check, retrain = drift["jobs"]["check"], drift["jobs"]["retrain"]
+    assert check["environment"] == "prod-monitoring", "no prod reviewers to wait for"
+    runs = " ".join(step.get("run", "") for step in steps(check))
+    assert "az ml job create --file azureml/monitoring/drift-job.yml" in runs
+    assert "azureml-wait.sh" in runs
+    assert any("upload-artifact" in step.get("uses", "") for step in steps(check))
+    assert retrain["if"] == "needs.check.outputs.retrain == 'true'"
+    assert retrain["permissions"] == {"actions": "write", "issues": "write"}
+    actions = " ".join(step.get("run", "") for step in steps(retrain))
+    # Retraining is the release itself: the gate and the promotion path, nothing skipped.
+    assert "gh workflow run cd.yml" in actions
+    assert "gh issue create" in actions
+    assert "az " not in actions, "the retrain job never touches Azure itself"
+
+
+def test_the_prod_release_points_the_monitor_at_its_new_deployment(level_2: Path) -> None:
+    cd = workflow(level_2, "cd.yml")["jobs"]
+    assert cd["deploy-prod"]["with"]["monitor"] is True
+    assert all("monitor" not in cd[f"deploy-{env}"]["with"] for env in ("dev", "uat"))
+    deploy = steps(workflow(level_2, "deploy.yml")["jobs"]["deploy"])
+    monitor = next(step for step in deploy if "az ml schedule create" in step.get("run", ""))
+    assert "azureml/monitoring/monitor.yml" in monitor["run"]
+    assert 'endpoint_deployment_id="azureml:$ENDPOINT:$DEPLOYMENT"' in monitor["run"]
+    reference = next(s for s in steps(cd["train"]) if "--type mltable" in s.get("run", ""))
+    assert "${REFERENCE%%:*}" in reference["run"], "named after the model, versioned with it"
+
+
+def test_the_drift_check_has_its_own_environment_in_the_bootstrap(level_2: Path) -> None:
+    lines = bootstrap_dry_run(level_2).splitlines()
+    assert any("environment:prod-monitoring" in line for line in lines)
+    monitoring = [line for line in lines if "github-fraud-radar-prod-monitoring>" in line]
+    roles = [line for line in monitoring if line.startswith("az role assignment create")]
+    assert len(roles) == 1
+    assert "'AzureML Data Scientist'" in roles[0]

@@ -90,6 +90,14 @@ def test_a_stale_champion_is_retrained_without_drift() -> None:
     assert "91 days ago" in decision.reasons[0]
 
 
+def test_a_recent_training_run_the_gate_refused_still_counts_for_the_cooldown() -> None:
+    """The champion is old, but a retraining ran 2 days ago and lost: no new attempt yet."""
+    stale = Evidence(NOW, NOW - timedelta(days=2), ("island",), NOW - timedelta(days=200))
+    decision = should_retrain(stale, POLICY)
+    assert not decision.retrain
+    assert "cooldown" in decision.reasons[0]
+
+
 def test_two_required_drifted_features() -> None:
     policy = RetrainPolicy(min_drifted_features=2)
     assert not should_retrain(evidence(30, ("island",)), policy).retrain

@@ -1,8 +1,8 @@
 """Should we retrain? The written policy of the feedback loop, as code a reviewer can read.
 
 Rules, in order (the first that applies decides):
-1. Cooldown: never retrain within `min_days_between_trainings` of the last training, whatever
-   the evidence; drift that persists is seen again by the next scheduled check.
+1. Cooldown: never retrain within `min_days_between_trainings` of the last training run, won or
+   lost, whatever the evidence; drift that persists is seen again by the next scheduled check.
 2. Labelled performance: when labels of recent production data exist, retrain if the champion's
    primary metric on them fell more than `max_metric_drop` below its score at training time.
 3. Drift: retrain if at least `min_drifted_features` of the watched features drifted (the drift
@@ -13,7 +13,7 @@ path: this policy can trigger training, never a deployment.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
@@ -34,8 +34,9 @@ class Evidence:
     """What the scheduled check knows when it asks the question."""
 
     now: datetime
-    last_trained: datetime
+    last_trained: datetime  # the latest training run, whatever its gate said
     drifted_features: tuple[str, ...]
+    champion_trained: datetime | None = None  # None: the same as last_trained
     metric_at_training: float | None = None
     metric_on_labelled_data: float | None = None
 
@@ -48,15 +49,16 @@ class Decision:
 
 def should_retrain(evidence: Evidence, policy: RetrainPolicy = RetrainPolicy()) -> Decision:
     """Apply the rules above; pure, so that each edge case is a unit test."""
-    age_days = (evidence.now - evidence.last_trained).total_seconds() / 86_400
-    if age_days < policy.min_days_between_trainings:
+    since_training = _days(evidence.now - evidence.last_trained)
+    if since_training < policy.min_days_between_trainings:
         return Decision(
             False,
             [
-                f"trained {age_days:.1f} days ago, within the cooldown of"
+                f"last trained {since_training:.1f} days ago, within the cooldown of"
                 f" {policy.min_days_between_trainings:g} days"
             ],
         )
+    age_days = _days(evidence.now - (evidence.champion_trained or evidence.last_trained))
     reasons = []
     if evidence.metric_on_labelled_data is not None and evidence.metric_at_training is not None:
         drop = evidence.metric_at_training - evidence.metric_on_labelled_data
@@ -74,11 +76,16 @@ def should_retrain(evidence: Evidence, policy: RetrainPolicy = RetrainPolicy()) 
         reasons.append(f"{len(watched)} watched feature(s) drifted: {', '.join(watched)}")
     if age_days > policy.max_days_without_training:
         reasons.append(
-            f"trained {age_days:.0f} days ago, more than {policy.max_days_without_training:g}"
+            f"the champion was trained {age_days:.0f} days ago,"
+            f" more than {policy.max_days_without_training:g}"
         )
     if reasons:
         return Decision(True, reasons)
     return Decision(False, ["no rule applies: no drift of watched features, no metric drop"])
+
+
+def _days(delta: timedelta) -> float:
+    return delta.total_seconds() / 86_400
 
 
 def gather_evidence(
@@ -99,13 +106,22 @@ def gather_evidence(
     if not run_id:  # the report compared with a given file: ask the registry for the champion
         run_id = client.get_model_version_by_alias(settings.model_name, "champion").run_id
     run = client.get_run(run_id)
+    # The cooldown counts from the latest training run, even one the gate turned down.
+    latest = client.search_runs(
+        [run.info.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
     metric_on_labelled = None
     if labelled is not None:
         metric_on_labelled = score(load_model(model_uri), labelled)[PRIMARY_METRIC]
     return Evidence(
         now=datetime.now(timezone.utc),
-        last_trained=datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc),
+        last_trained=_started(latest[0] if latest else run),
+        champion_trained=_started(run),
         drifted_features=tuple(drift_summary["drifted_features"]),
         metric_at_training=run.data.metrics.get(PRIMARY_METRIC),
         metric_on_labelled_data=metric_on_labelled,
     )
+
+
+def _started(run) -> datetime:
+    return datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc)
