@@ -24,6 +24,7 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         ".github/workflows/drift.yml",
         "src/{package}/monitoring",
         "azureml/monitoring",
+        "tests/test_collection.py",
         "tests/test_monitoring.py",
         "tests/test_feedback_loop.py",
     ),

@@ -98,6 +98,8 @@ LEVEL_2_FILES = LEVEL_1_FILES | {
     ".github/workflows/drift.yml",
     "azureml/monitoring/drift-job.yml",
     "src/{package}/monitoring/__init__.py",
+    "src/{package}/monitoring/collected.py",
+    "src/{package}/monitoring/collection.py",
     "src/{package}/monitoring/command.py",
     "src/{package}/monitoring/drift.py",
     "src/{package}/monitoring/inputs.py",
@@ -107,6 +109,7 @@ LEVEL_2_FILES = LEVEL_1_FILES | {
     "src/{package}/monitoring/report.py",
     "src/{package}/monitoring/thresholds.py",
     "azureml/monitoring/monitor.yml",
+    "tests/test_collection.py",
     "tests/test_feedback_loop.py",
     "tests/test_monitoring.py",
 }

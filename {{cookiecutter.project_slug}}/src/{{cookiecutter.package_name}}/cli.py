@@ -253,20 +253,25 @@ def smoke(
 
 @app.command()
 def drift(
-    current: Annotated[Path, typer.Argument(help="New data to check: a CSV or Parquet file.")],
+    current: Annotated[
+        Path,
+        typer.Argument(help="New data: a CSV or Parquet file, or a data collector's folder."),
+    ],
     reference: Annotated[
         Path | None, typer.Option(help="Compare with this file, not the champion's training set.")
     ] = None,
     output_dir: Annotated[Path, typer.Option(help="Where drift.json and drift.html go.")] = Path(
         "reports/drift"
     ),
+    window_days: Annotated[
+        float, typer.Option(min=0, help="For a collector's folder: the days to read back.")
+    ] = 7,
 ) -> None:
     """Compare CURRENT with the champion's training data: exit 0 no drift, 1 drift, 2 bad input."""
     from .monitoring.command import main as run_drift
 
-    raise typer.Exit(
-        run_drift(current, load_settings(), reference=reference, output_dir=output_dir)
-    )
+    settings = load_settings()
+    raise typer.Exit(run_drift(current, settings, reference, output_dir, window_days))
 
 
 @app.command()

@@ -20,11 +20,14 @@ def main(
     settings: Settings,
     reference: Path | None = None,
     output_dir: Path = DEFAULT_OUTPUT_DIR,
+    window_days: float = 7,
 ) -> int:
     """Exit code 0: no drift; 1: drift (a retraining trigger may act on it); 2: nothing could be
     compared (bad input or lost lineage), with the reason on stderr."""
     try:
-        result = run_drift(current, output_dir, settings, reference_path=reference)
+        result = run_drift(
+            current, output_dir, settings, reference_path=reference, window_days=window_days
+        )
     except (DriftInputError, DataValidationError, LineageError) as err:
         typer.secho(f"✗ drift: {err}", fg=typer.colors.RED, err=True)
         return BAD_INPUT

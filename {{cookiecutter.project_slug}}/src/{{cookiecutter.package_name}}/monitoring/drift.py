@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..data.schemas import FEATURES, NUMERIC_FEATURES
 from ..settings import Settings
+from .collected import read_window
 from .inputs import read_table
 from .metrics import Distribution, categorical_metrics, numerical_metrics
 from .reference import Reference, reference_for
@@ -106,13 +107,19 @@ def run_drift(
     settings: Settings,
     reference_path: Path | None = None,
     thresholds: DriftThresholds = DATA_DRIFT,
+    window_days: float = 7,
 ) -> DriftResult:
-    """Compare a file of new data with the champion's training set (or `reference_path`), and
-    write drift.json and drift.html to `output_dir`."""
+    """Compare new data with the champion's training set (or `reference_path`), and write
+    drift.json and drift.html to `output_dir`. The new data is a CSV or Parquet file, or a
+    folder of what the data collector stored, of which the last `window_days` are read."""
     from ..training.tracking import use_tracking_store
     from .report import write_reports
 
-    current = read_table(current_path, "current")  # bad input fails before MLflow is touched
+    # Bad input fails before MLflow is touched.
+    if Path(current_path).is_dir():
+        current = read_window(Path(current_path), window_days)
+    else:
+        current = read_table(current_path, "current")
     if reference_path is not None:
         path = Path(reference_path).resolve()
         reference = Reference(read_table(path, "reference"), {"source": str(path)})

@@ -8,7 +8,7 @@ protocol, so MLflow and Azure ML clients work unchanged). OpenAPI docs at `/docs
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -18,6 +18,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from .. import __version__
+{%- if cookiecutter.maturity_level == "2" %}
+from ..monitoring.collection import model_data_collector
+{%- endif %}
 from ..settings import ServingSettings
 from .contract import Contract
 from .invocations import InvocationRequest, PayloadError, to_records
@@ -27,6 +30,10 @@ from .runtime import Predictor, load_predictor
 from .source import ModelSource, locate_model
 
 log = logging.getLogger(__name__)
+
+# Sees each scored request: (request id, input columns, labels, probabilities, classes). It runs
+# on the request path, so it must return at once and never raise.
+Observer = Callable[[str, Mapping[str, np.ndarray], np.ndarray, np.ndarray, Sequence[str]], None]
 
 
 class Prediction(BaseModel):
@@ -69,14 +76,22 @@ class ModelState:
             )
 
 
-def create_app(settings: ServingSettings | None = None) -> RequestContext:
+def create_app(
+    settings: ServingSettings | None = None, observe: Observer | None = None
+) -> RequestContext:
     """Build the app for the model the settings point to (uvicorn calls this with `--factory`).
 
     The model folder is located and its input contract read now, so that request types and
-    OpenAPI docs match the model; the model itself loads in the background.
+    OpenAPI docs match the model; the model itself loads in the background. `observe`, when
+    given, is called after each prediction{% if cookiecutter.maturity_level == "2" %}; by default it is Azure ML's data collector when
+    the deployment collects data (`monitoring.collection`){% endif %}.
     """
     settings = settings or ServingSettings()
     configure_logging(settings.log_level)
+{%- if cookiecutter.maturity_level == "2" %}
+    if observe is None:
+        observe = model_data_collector()
+{%- endif %}
     source = locate_model(settings)
     contract = Contract.load(source.folder)
     state = ModelState(source)
@@ -93,12 +108,16 @@ def create_app(settings: ServingSettings | None = None) -> RequestContext:
         lifespan=lifespan,
     )
     app.state.model = state
-    _add_routes(app, state, contract, settings)
+    _add_routes(app, state, contract, settings, observe)
     return RequestContext(app, settings.max_body_bytes)
 
 
 def _add_routes(
-    app: FastAPI, state: ModelState, contract: Contract, settings: ServingSettings
+    app: FastAPI,
+    state: ModelState,
+    contract: Contract,
+    settings: ServingSettings,
+    observe: Observer | None,
 ) -> None:
     record = contract.record_model()
     records_adapter = TypeAdapter(list[record])
@@ -145,11 +164,14 @@ def _add_routes(
         )
 
     @app.post("/predict", tags=["scoring"], response_model=PredictResponse, responses={503: {}})
-    async def predict(request: predict_request) -> Response:  # type: ignore[valid-type]
+    async def predict(request: predict_request, http: Request) -> Response:  # type: ignore[valid-type]
         """Predicted class and class probabilities for each record."""
         predictor = ready_predictor()
-        labels, proba = predictor.predict(_columns(request.records, contract))  # type: ignore[attr-defined]
+        columns = _columns(request.records, contract)  # type: ignore[attr-defined]
+        labels, proba = predictor.predict(columns)
         classes = predictor.classes
+        if observe is not None:
+            observe(http.state.request_id, columns, labels, proba, classes)
         body = {
             "model_version": state.source.version,
             "predictions": [
@@ -160,7 +182,7 @@ def _add_routes(
         return Response(json.dumps(body), media_type="application/json")
 
     @app.post("/invocations", tags=["scoring"], responses={400: {}, 503: {}})
-    async def invocations(request: InvocationRequest) -> Response:
+    async def invocations(request: InvocationRequest, http: Request) -> Response:
         """MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or
         `inputs`; the answer is `{"predictions": [...]}` as `mlflow models serve` gives."""
         predictor = ready_predictor()
@@ -174,7 +196,10 @@ def _add_routes(
             return JSONResponse(
                 {"error_code": "BAD_REQUEST", "message": "no records to score"}, status_code=400
             )
-        labels, _ = predictor.predict(_columns(records, contract))
+        columns = _columns(records, contract)
+        labels, proba = predictor.predict(columns)
+        if observe is not None:
+            observe(http.state.request_id, columns, labels, proba, predictor.classes)
         return Response(
             json.dumps({"predictions": [str(label) for label in labels]}),
             media_type="application/json",

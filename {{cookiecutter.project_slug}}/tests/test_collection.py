@@ -1,0 +1,322 @@
+"""Model data collection on Azure ML (level 2): off unless Azure ML configures it, never in a
+request's way, and what it sends reads back for drift detection.
+
+The real `azureml-ai-monitoring` package runs in these tests, configured through the environment
+variables it reads; only the sidecar it posts to is missing (or its worker is switched off, so
+that its queue keeps what would be sent).
+"""
+
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import uvicorn
+from azureml.ai.monitoring.config import init_config, teardown_config
+from azureml.ai.monitoring.context import BasicCorrelationContext
+from azureml.ai.monitoring.init import is_sdk_ready, teardown
+from azureml.ai.monitoring.payload import PandasFrameData, build_payload
+from azureml.ai.monitoring.queue import get_queue
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import (
+    app as cli_app,
+)
+from {{ cookiecutter.package_name }}.data.schemas import (
+    FEATURES,
+)
+from {{ cookiecutter.package_name }}.monitoring.collected import (
+    NoCollectedDataError,
+    read_window,
+)
+from {{ cookiecutter.package_name }}.monitoring.collection import (
+    ModelDataCollector,
+    model_data_collector,
+)
+from {{ cookiecutter.package_name }}.serving.app import (
+    create_app,
+)
+from {{ cookiecutter.package_name }}.settings import (
+    ServingSettings,
+)
+
+Call = Callable[..., tuple[int, Any]]
+NOW = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _no_data_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees a data collector configured outside it, nor leaves the package's (global)
+    queue and worker behind."""
+    for name in ("AZUREML_MDC_CONFIG_PATH", "AZUREML_MDC_ENABLED", "AZUREML_MDC_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    teardown()
+
+
+@pytest.fixture
+def records(raw_dir: Path) -> pd.DataFrame:
+    """Real records, some with missing values, as a client sends them."""
+    return pd.read_csv(raw_dir / "penguins.csv")[list(FEATURES)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[Call]:
+    """The app under uvicorn in a thread, once its model is loaded; yields `call(method, path,
+    body, **headers) -> (status, parsed body)`."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def call(method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            payload = None if body is None else json.dumps(body)
+            connection.request(
+                method, path, payload, {"content-type": "application/json", **headers}
+            )
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if call("GET", "/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server did not get ready"
+            time.sleep(0.05)
+        yield call
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def as_body(frame: pd.DataFrame) -> list[dict]:
+    """Records as JSON has them: a missing value is null."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+def test_nothing_is_collected_off_azure(champion, records: pd.DataFrame) -> None:
+    start = time.perf_counter()
+    for _ in range(1000):
+        assert model_data_collector() is None
+    assert (time.perf_counter() - start) / 1000 < 1e-4, "off Azure, the check is one lookup"
+
+    app = create_app(ServingSettings(model_uri=str(champion.folder)))
+    with serving(app) as call:
+        status, _ = call("POST", "/predict", {"records": as_body(records.head(3))})
+    assert status == 200
+    assert not is_sdk_ready(), "the data collector package was never started"
+    assert get_queue() is None
+
+
+def test_requests_succeed_when_the_collector_cannot_send(
+    champion, records: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azure ML's configuration, as a deployment with `data_collector:` gets it, but no sidecar
+    listening: collection fails in the background, never in a request."""
+    config = tmp_path / "mdc.json"
+    enabled = {"enabled": True, "sampleRatePercentage": 100}
+    config.write_text(
+        json.dumps({"collections": {"model_inputs": enabled, "model_outputs": enabled}})
+    )
+    monkeypatch.setenv("AZUREML_MDC_CONFIG_PATH", str(config))
+    monkeypatch.setenv("AZUREML_MDC_PORT", str(free_port()))  # nothing listens there
+
+    collector = model_data_collector()
+    assert isinstance(collector, ModelDataCollector), "the configuration enables collection"
+    body = {"records": as_body(records.head(5))}
+    mlflow_body = {"dataframe_records": body["records"]}
+    with serving(create_app(ServingSettings(model_uri=str(champion.folder)))) as call:
+        answers = [call("POST", "/predict", body) for _ in range(20)]
+        answers += [call("POST", "/invocations", mlflow_body) for _ in range(20)]
+    assert {status for status, _ in answers} == {200}
+    assert answers[0][1]["predictions"][0]["label"] == answers[-1][1]["predictions"][0]
+
+
+def test_inputs_and_outputs_are_sent_correlated(
+    champion, records: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payloads the package would post to the sidecar, kept in its queue: its worker is
+    off (AZUREML_MDC_WORKER_DISABLED, the package's switch for tests)."""
+    monkeypatch.setenv("AZUREML_MDC_ENABLED", "true")
+    monkeypatch.setenv("AZUREML_MDC_WORKER_DISABLED", "true")
+    sent = records.iloc[[0, 3, 7]]  # row 3 has missing values
+    with serving(create_app(ServingSettings(model_uri=str(champion.folder)))) as call:
+        status, answer = call(
+            "POST", "/predict", {"records": as_body(sent)}, **{"x-request-id": "req-42"}
+        )
+        payloads = {}
+        deadline = time.monotonic() + 10
+        while len(payloads) < 2:
+            assert time.monotonic() < deadline, f"only {[*payloads]} reached the package's queue"
+            if not get_queue().length():
+                time.sleep(0.01)
+                continue
+            payload, _ = get_queue().dequeue()
+            # The package's queue is global: a batch of an earlier test's app may land here.
+            if payload.correlation_id() == "req-42":
+                payloads[payload.designation()] = payload
+    assert status == 200
+    inputs, outputs = payloads["model_inputs"], payloads["model_outputs"]
+
+    assert json.loads(inputs.content()) == as_body(sent)
+    predictions = answer["predictions"]
+    collected = json.loads(outputs.content())
+    assert [row["label"] for row in collected] == [p["label"] for p in predictions]
+    for row, prediction in zip(collected, predictions, strict=True):
+        probabilities = prediction["probabilities"]
+        assert row == {
+            "label": prediction["label"],
+            # pandas' to_json, in the package, keeps 10 significant digits
+            **{f"probability_{c}": pytest.approx(p) for c, p in probabilities.items()},
+        }
+
+
+def test_collecting_costs_a_request_a_queue_put(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZUREML_MDC_ENABLED", "true")
+    monkeypatch.setenv("AZUREML_MDC_WORKER_DISABLED", "true")
+    collector = model_data_collector()
+    assert collector is not None
+    columns = {name: np.array([1.0]) for name in FEATURES}
+    labels, probabilities = np.array(["a"]), np.array([[0.25, 0.75]])
+    start = time.perf_counter()
+    for number in range(500):
+        collector(f"req-{number}", columns, labels, probabilities, ("a", "b"))
+    # Measured ~2 µs; building the DataFrames on the request path would cost ~0.3 ms.
+    assert (time.perf_counter() - start) / 500 < 1e-4
+
+
+@pytest.fixture
+def payload_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The package's configuration, which its payload builder reads."""
+    monkeypatch.setenv("AZUREML_MDC_ENABLED", "true")
+    init_config()
+    yield
+    teardown_config()
+
+
+def collected_line(frame: pd.DataFrame, when: datetime) -> str:
+    """One line as the data collector stores it: the package's payload, in the envelope the
+    sidecar writes (Azure ML docs, "Store collected data in Blob Storage")."""
+    context = BasicCorrelationContext(timestamp=int(when.timestamp()))
+    payload = build_payload("model_inputs", PandasFrameData(frame), "default", context)
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": payload.id(),
+            "source": "/subscriptions/0/resourceGroups/rg/providers/"
+            "Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/ep/deployments/blue",
+            "type": "azureml.inference.model_inputs",
+            "datacontenttype": payload.contenttype(),
+            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": json.loads(payload.content()),
+            "correlationid": payload.correlation_id(),
+            "xrequestid": payload.correlation_id(),
+            "modelversion": payload.model_version(),
+            "collectdatatype": payload.type(),
+            "agent": payload.agent(),
+        }
+    )
+
+
+def write_hour(folder: Path, hour: datetime, *frames: pd.DataFrame) -> None:
+    """One file of an hour's folder, YYYY/MM/DD/HH, a line per (batched) request."""
+    path = folder / f"{hour:%Y/%m/%d/%H}" / "instance-1.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(collected_line(frame, hour) + "\n" for frame in frames))
+
+
+def test_read_window_returns_the_records_collected_in_the_window(
+    payload_config: None, records: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = tmp_path / "modelDataCollector" / "ep" / "blue" / "model_inputs"
+    hours = {  # the window is [NOW - 2 days, NOW]
+        NOW - timedelta(days=2, hours=1): False,  # ended before the window
+        NOW - timedelta(days=2): True,  # its hour overlaps the window's start
+        NOW - timedelta(hours=30): True,
+        NOW: True,  # the current hour
+        NOW + timedelta(hours=1): False,  # after `now`
+        NOW - timedelta(days=40): False,
+    }
+    expected = []
+    for number, (hour, inside) in enumerate(hours.items()):
+        batch = records.iloc[number * 10 : number * 10 + 10]
+        write_hour(folder, hour, batch.iloc[:4], batch.iloc[4:])
+        if inside:
+            expected.append(batch)
+    (folder / "notes.jsonl").write_text("not collected data\n")  # outside the layout: ignored
+
+    collected = read_window(folder, days=2, now=NOW)
+
+    assert list(collected.columns) == list(FEATURES)
+    want = pd.concat(expected, ignore_index=True)
+    assert len(collected) == len(want) == 30
+    pd.testing.assert_frame_equal(collected, want, check_dtype=False)
+
+
+def test_read_window_names_the_folder_when_nothing_was_collected(
+    payload_config: None, records: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model_inputs"
+    write_hour(folder, NOW - timedelta(days=3), records.head(5))
+    with pytest.raises(NoCollectedDataError, match=re.escape(str(folder))) as caught:
+        read_window(folder, days=1, now=NOW)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_drift_reads_every_deployment_of_an_endpoint_and_only_its_inputs(
+    payload_config: None, records: pd.DataFrame, tmp_path: Path
+) -> None:
+    """What the drift job mounts: modelDataCollector/<endpoint>/, where each release left a
+    deployment folder with model_inputs and model_outputs."""
+    endpoint = tmp_path / "modelDataCollector" / "ep"
+    write_hour(endpoint / "v3-r1-1" / "model_inputs", NOW - timedelta(days=3), records.iloc[:20])
+    write_hour(endpoint / "v4-r2-1" / "model_inputs", NOW - timedelta(hours=5), records.iloc[20:50])
+    outputs = endpoint / "v4-r2-1" / "model_outputs" / f"{NOW:%Y/%m/%d/%H}" / "instance-1.jsonl"
+    outputs.parent.mkdir(parents=True)
+    outputs.write_text('{"data": [{"label": "Adelie"}]}\n')  # no features: must not be read
+
+    assert len(read_window(endpoint, days=7, now=NOW)) == 50
+    assert len(read_window(endpoint, days=1, now=NOW)) == 30
+
+    reference = tmp_path / "reference.csv"
+    records.to_csv(reference, index=False)
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "drift",
+            str(endpoint),
+            "--window-days",
+            "3650",
+            "--reference",
+            str(reference),
+            "--output-dir",
+            str(tmp_path / "report"),
+        ],
+    )
+    assert result.exit_code in (0, 1), result.output
+    summary = json.loads((tmp_path / "report" / "drift.json").read_text())
+    assert summary["rows"]["current"] == 50
