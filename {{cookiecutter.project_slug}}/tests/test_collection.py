@@ -34,6 +34,7 @@ from {{ cookiecutter.package_name }}.cli import (
 )
 from {{ cookiecutter.package_name }}.data.schemas import (
     FEATURES,
+    TARGET,
 )
 from {{ cookiecutter.package_name }}.monitoring.collected import (
     NoCollectedDataError,
@@ -163,6 +164,7 @@ def test_inputs_and_outputs_are_sent_correlated(
     off (AZUREML_MDC_WORKER_DISABLED, the package's switch for tests)."""
     monkeypatch.setenv("AZUREML_MDC_ENABLED", "true")
     monkeypatch.setenv("AZUREML_MDC_WORKER_DISABLED", "true")
+    monkeypatch.setenv("SERVING_PREDICTION_COLUMN", TARGET)  # as the deployment sets it
     sent = records.iloc[[0, 3, 7]]  # row 3 has missing values
     with serving(create_app(ServingSettings(model_uri=str(champion.folder)))) as call:
         status, answer = call(
@@ -185,11 +187,11 @@ def test_inputs_and_outputs_are_sent_correlated(
     assert json.loads(inputs.content()) == as_body(sent)
     predictions = answer["predictions"]
     collected = json.loads(outputs.content())
-    assert [row["label"] for row in collected] == [p["label"] for p in predictions]
+    assert [row[TARGET] for row in collected] == [p["label"] for p in predictions]
     for row, prediction in zip(collected, predictions, strict=True):
         probabilities = prediction["probabilities"]
         assert row == {
-            "label": prediction["label"],
+            TARGET: prediction["label"],
             # pandas' to_json, in the package, keeps 10 significant digits
             **{f"probability_{c}": pytest.approx(p) for c, p in probabilities.items()},
         }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer.main
 import yaml
 from azure.ai.ml.entities._load_functions import load_schedule
 from typer.testing import CliRunner
@@ -25,6 +26,7 @@ from {{ cookiecutter.package_name }}.monitoring.thresholds import (
 )
 
 MONITOR = Path(__file__).parents[1] / "azureml" / "monitoring" / "monitor.yml"
+DEPLOYMENT = Path(__file__).parents[1] / "azureml" / "deploy" / "online-deployment.yml"
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 NOW = datetime(2026, 11, 26, 12, 0)
@@ -134,6 +136,14 @@ def test_the_azure_monitor_uses_the_thresholds_of_make_drift() -> None:
         assert by_kind[kind] == (camel, value)
 
 
+def test_collected_predictions_are_named_as_the_monitor_reads_them() -> None:
+    """Prediction drift compares the deployment's collected predictions with the training
+    set's target: the column names must agree (change all three with the dataset)."""
+    deployment = yaml.safe_load(DEPLOYMENT.read_text())
+    assert deployment["environment_variables"]["SERVING_PREDICTION_COLUMN"] == TARGET
+    assert deployment["data_collector"]["collections"]["model_outputs"]["enabled"] == "true"
+
+
 def test_the_monitor_alerts_and_watches_the_three_signals() -> None:
     spec = yaml.safe_load(MONITOR.read_text())["create_monitor"]
     kinds = {signal["type"] for signal in spec["monitoring_signals"].values()}
@@ -183,3 +193,19 @@ def test_should_retrain_refuses_a_missing_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["should-retrain", str(tmp_path / "nope.json")])
     assert result.exit_code == 2
     assert "nope.json" in result.output
+
+
+def test_the_drift_job_runs_commands_the_cli_has() -> None:
+    """azureml/monitoring/drift-job.yml runs `drift` then `should-retrain`: with options that
+    exist, and `drift`'s exit code 1 (drift found) not failing the job."""
+    spec = yaml.safe_load((MONITOR.parent / "drift-job.yml").read_text())
+    cli = typer.main.get_command(app)
+    steps = [part.split() for part in spec["command"].split(";")]
+    assert [words[3] for words in steps] == ["drift", "should-retrain"]
+    for words in steps:
+        assert words[:3] == ["python", "-m", "{{ cookiecutter.package_name }}"]
+        command = cli.commands[words[3]]
+        known = {option for parameter in command.params for option in parameter.opts}
+        used = {word for word in words if word.startswith("--")}
+        assert used <= known, f"{words[3]}: {sorted(used - known)} are not options"
+    assert "|| test $? -eq 1" in spec["command"]

@@ -8,7 +8,9 @@ the package to with environment variables (`AZUREML_MDC_CONFIG_PATH`, a JSON fil
 enabled collections; or `AZUREML_MDC_ENABLED=true`, with `AZUREML_MDC_HOST` and `_PORT`).
 Scored requests become two collections, correlated row by row:
 - `model_inputs`: the records, one column per feature (the names of the data contract);
-- `model_outputs`: `label`, and `probability_<class>` for each class.
+- `model_outputs`: the predicted class, in a column named by SERVING_PREDICTION_COLUMN (the
+  deployment sets it to the training set's target, the column the model monitor compares
+  predictions with; `label` by default), and `probability_<class>` for each class.
 
 Without those variables (a laptop, CI, any other host), or without the package, nothing is
 collected and nothing is paid: `model_data_collector()` returns None. When collecting, a request
@@ -41,6 +43,7 @@ INPUTS, OUTPUTS = "model_inputs", "model_outputs"
 # The variables the package reads its configuration from (azureml/ai/monitoring/config).
 CONFIG_PATH_VARIABLE = "AZUREML_MDC_CONFIG_PATH"
 ENABLED_VARIABLE = "AZUREML_MDC_ENABLED"
+PREDICTION_COLUMN_VARIABLE = "SERVING_PREDICTION_COLUMN"
 QUEUE_CAPACITY = 10_000  # scored requests waiting for the collection thread
 LINGER_S = 1.0  # how long a batch waits for more requests
 MAX_BATCH_ROWS = 5_000  # keeps a payload well under the 4 MB the sidecar stores inline
@@ -76,7 +79,9 @@ def model_data_collector() -> "ModelDataCollector | None":
     if not collection_configured():
         return None
     try:
-        return ModelDataCollector()
+        return ModelDataCollector(
+            prediction_column=os.environ.get(PREDICTION_COLUMN_VARIABLE) or "label"
+        )
     except ImportError as err:
         log.warning("data collection is configured, but %s: install the `collect` extra", err)
     except Exception as err:  # a bad configuration must not stop the server
@@ -92,12 +97,13 @@ class ModelDataCollector:
     construction fails with `CollectionOffError`.
     """
 
-    def __init__(self, capacity: int = QUEUE_CAPACITY) -> None:
+    def __init__(self, capacity: int = QUEUE_CAPACITY, prediction_column: str = "label") -> None:
         import pandas  # noqa: F401  (the package needs it; fail here, not in the thread)
         from azureml.ai.monitoring import Collector
         from azureml.ai.monitoring.context import BasicCorrelationContext
 
         self._context = BasicCorrelationContext
+        self._prediction_column = prediction_column
         self.dropped = 0
         self._warned_at = -math.inf
         # The package reports a disabled collection through on_error when it is created: keep
@@ -171,7 +177,8 @@ class ModelDataCollector:
                 np.concatenate([s.probabilities for s in batch]),
                 columns=[f"probability_{c}" for c in first.classes],
             )
-            outputs.insert(0, "label", [str(label) for s in batch for label in s.labels])
+            predicted = [str(label) for s in batch for label in s.labels]
+            outputs.insert(0, self._prediction_column, predicted)
             self._collectors[OUTPUTS].collect(outputs, context)
 
     def _on_error(self, err: Exception) -> None:
