@@ -79,6 +79,7 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
     ".github/dependabot.yml",
     ".github/scripts/azure-login.sh",
     ".github/scripts/azureml-wait.sh",
+    ".github/scripts/smoke-test.sh",
     ".github/workflows/cd.yml",
     ".github/workflows/ci.yml",
     ".github/workflows/deploy.yml",

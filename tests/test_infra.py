@@ -287,8 +287,8 @@ def length_limits(parameter: dict[str, Any]) -> tuple[int, int]:
 
 
 @pytest.fixture
-def project(bake) -> Path:
-    return bake(maturity_level="1")
+def project(bake_once) -> Path:
+    return bake_once(maturity_level="1")
 
 
 def test_the_bootstrap_parameters_are_the_only_ones_without_a_default(project: Path) -> None:

@@ -27,12 +27,17 @@ def check(command: list[str], cwd: Path) -> None:
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
 
 
-@pytest.fixture(params=["1", "2"], ids=["level-1", "level-2"])
-def project(bake, request: pytest.FixtureRequest) -> Path:
-    """A baked project in a git repository, as a user pushes it (actionlint needs the root)."""
-    root = bake(maturity_level=request.param, project_name="Fraud Radar")
+def pushed(bake_once, level: str) -> Path:
+    """A baked project in a git repository, as a user pushes it (actionlint needs the root).
+    The tests only read it, so each level is baked once."""
+    root = bake_once(maturity_level=level, project_name="Fraud Radar")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     return root
+
+
+@pytest.fixture(params=["1", "2"], ids=["level-1", "level-2"])
+def project(bake_once, request: pytest.FixtureRequest) -> Path:
+    return pushed(bake_once, request.param)
 
 
 def workflow(project: Path, name: str) -> dict[str, Any]:
@@ -143,9 +148,11 @@ def test_the_smoke_test_gates_the_traffic(project: Path) -> None:
         return next(i for i, run in enumerate(runs) if re.search(pattern, run))
 
     create = first(r"az ml online-deployment create")
-    smoke = first(r"make smoke .*\n?.*--deployment \$DEPLOYMENT --expect-version")
+    smoke = first(r'smoke-test\.sh "\$ENDPOINT" .*\n?.*--deployment "\$DEPLOYMENT" --expect')
     traffic = first(r"--traffic")
     assert "--all-traffic" not in runs[create], "a new deployment starts with no traffic"
+    script = (project / ".github/scripts/smoke-test.sh").read_text()
+    assert "make smoke" in script, "the release checks what `make smoke` checks locally"
     assert create < smoke < traffic
     canary = runs[first(r"CANARY_PERCENT")]
     assert '--traffic "$current=100 $DEPLOYMENT=0"' in canary, "a failed canary rolls back"
@@ -223,10 +230,8 @@ def test_prod_waits_for_reviewers_and_the_others_do_not(project: Path) -> None:
 
 
 @pytest.fixture
-def level_2(bake) -> Path:
-    root = bake(maturity_level="2", project_name="Fraud Radar")
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    return root
+def level_2(bake_once) -> Path:
+    return pushed(bake_once, "2")
 
 
 def test_drift_is_checked_weekly_and_retraining_goes_through_the_release(level_2: Path) -> None:
@@ -256,7 +261,8 @@ def test_the_prod_release_points_the_monitor_at_its_new_deployment(level_2: Path
     assert "azureml/monitoring/monitor.yml" in monitor["run"]
     assert 'endpoint_deployment_id="azureml:$ENDPOINT:$DEPLOYMENT"' in monitor["run"]
     reference = next(s for s in steps(cd["train"]) if "--type mltable" in s.get("run", ""))
-    assert "${REFERENCE%%:*}" in reference["run"], "named after the model, versioned with it"
+    assert '--name "$REFERENCE" --version "$VERSION"' in reference["run"], "versioned with it"
+    assert reference["env"]["REFERENCE"].endswith("model-name }}-reference"), "named after it"
 
 
 def test_the_drift_check_has_its_own_environment_in_the_bootstrap(level_2: Path) -> None:

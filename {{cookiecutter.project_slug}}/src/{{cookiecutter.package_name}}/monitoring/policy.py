@@ -97,14 +97,14 @@ def gather_evidence(
 
     from ..training.evaluate import PRIMARY_METRIC, score
     from ..training.tracking import load_model, use_tracking_store
+    from .reference import resolve
 
     use_tracking_store(settings)
     client = MlflowClient()
     lineage = drift_summary["reference"]
     model_uri = lineage.get("model_uri") or f"models:/{settings.model_name}@champion"
-    run_id = lineage.get("run_id")
-    if not run_id:  # the report compared with a given file: ask the registry for the champion
-        run_id = client.get_model_version_by_alias(settings.model_name, "champion").run_id
+    # A report made with a given reference file has no run: the registry names the champion's.
+    run_id = lineage.get("run_id") or resolve(client, model_uri)[1]
     run = client.get_run(run_id)
     # The cooldown counts from the latest training run, even one the gate turned down.
     latest = client.search_runs(

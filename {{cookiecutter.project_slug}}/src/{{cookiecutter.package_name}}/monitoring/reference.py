@@ -39,7 +39,7 @@ def reference_for(model_uri: str) -> Reference:
     or `runs:/<run id>/...`), in the tracking store MLflow is configured for."""
     client = MlflowClient()
     try:
-        version, run_id = _resolve(client, model_uri)
+        version, run_id = resolve(client, model_uri)
         dataset = _training_dataset(client, run_id)
     except MlflowException as err:
         raise LineageError(f"{model_uri}: {err.message}") from None
@@ -61,7 +61,7 @@ def reference_for(model_uri: str) -> Reference:
     return Reference(features_of(data, f"reference data {path}"), lineage)
 
 
-def _resolve(client: MlflowClient, model_uri: str) -> tuple[str | None, str]:
+def resolve(client: MlflowClient, model_uri: str) -> tuple[str | None, str]:
     """The model version (None for a bare run) and the run that trained it."""
     if model_uri.startswith("runs:/"):
         return None, model_uri.removeprefix("runs:/").split("/")[0]
