@@ -118,6 +118,12 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
     "author_email": (
         (_matches(r"[^@\s]+@[^@\s]+\.[^@\s]+"), "must be an e-mail address like name@example.com"),
     ),
+    "license": (
+        (
+            _one_of("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
+            "must be one of MIT, Apache-2.0, BSD-3-Clause, Proprietary",
+        ),
+    ),
     "python_version": (
         (_one_of("3.10", "3.11", "3.12", "3.13"), "must be one of 3.10, 3.11, 3.12, 3.13"),
     ),

@@ -22,15 +22,20 @@ import shlex
 import shutil
 import subprocess
 import sys
+{%- if cookiecutter.python_version != "3.10" %}
+import tomllib
+{%- endif %}
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+{%- if cookiecutter.python_version == "3.10" %}
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
+{%- endif %}
 
 # Least privilege at a glance: each environment's deployment identity gets exactly these roles,
 # each on one resource. Scopes: the environment's own `workspace` and `container_registry`, the
@@ -53,6 +58,7 @@ MONITORING_ROLES: tuple[tuple[str, str, str], ...] = (
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path("infra/environments.toml")
+MONITORING_CONFIG = Path("infra/monitoring.toml")
 TOOLS = {
     "az": "the Azure CLI (https://aka.ms/install-azure-cli)",
     "gh": "the GitHub CLI (https://cli.github.com)",
@@ -103,8 +109,8 @@ class Environment:
 
 @dataclass(frozen=True)
 class Monitoring:
-    """The optional [monitoring] table: which environment the drift check watches, and the
-    GitHub environment its workflow runs in."""
+    """The [monitoring] table of level 2 (infra/monitoring.toml): which environment the drift
+    check watches, and the GitHub environment its workflow runs in."""
 
     environment: str
     github_environment: str
@@ -175,10 +181,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def load_config(path: Path) -> Config:
     """Read and check the whole file first, so a typo stops the run before anything changes."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise UsageError(f"cannot read {CONFIG}: {error}") from error
+    data = _load_toml(path)
+    # Level 2 adds the drift check's [monitoring] table in a file of its own.
+    if (extra := path.with_name(MONITORING_CONFIG.name)).is_file():
+        data |= _load_toml(extra)
     tables = _table(data, "environments", "the top level")
     if not tables:
         raise UsageError(f"{CONFIG} has no [environments.<name>] table")
@@ -193,14 +199,14 @@ def load_config(path: Path) -> Config:
         monitoring = _read(Monitoring, _table(data, "monitoring", "the top level"), "[monitoring]")
         if monitoring.environment not in tables:
             raise UsageError(
-                f"{CONFIG}: [monitoring] watches {monitoring.environment!r}, which is not one of"
+                f"[monitoring] watches {monitoring.environment!r}, which is not one of"
                 f" the environments ({', '.join(tables)})"
             )
         if monitoring.github_environment in tables or not ENVIRONMENT.fullmatch(
             monitoring.github_environment
         ):
             raise UsageError(
-                f"{CONFIG}: [monitoring] github_environment {monitoring.github_environment!r}"
+                f"[monitoring] github_environment {monitoring.github_environment!r}"
                 " must be a new name of letters, digits, - or _"
             )
     return Config(
@@ -212,14 +218,28 @@ def load_config(path: Path) -> Config:
     )
 
 
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from error
+
+
 def _read(cls: Any, table: dict[str, Any], where: str, **known: Any) -> Any:
     """Build the dataclass `cls` from its TOML table: every field present, with its type."""
     values = {
-        field.name: _value(table, field.name, field.type, where)
+        field.name: _value(table, field.name, _python_type(field.type), where)
         for field in fields(cls)
         if field.name not in known
     }
     return cls(**known, **values)
+
+
+def _python_type(annotation: object) -> type:
+    """The class a dataclass field holds (`from __future__ import annotations` is not used)."""
+    if not isinstance(annotation, type):
+        raise TypeError(f"a config field must be annotated with a class, not {annotation!r}")
+    return annotation
 
 
 def _value(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -235,7 +255,8 @@ def _value(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
 
 
 def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    return _value(data, key, dict, where)
+    table: dict[str, Any] = _value(data, key, dict, where)
+    return table
 
 
 def select(config: Config, names: Sequence[str]) -> tuple[str, ...]:
@@ -365,16 +386,18 @@ def setup_monitoring(
 
 def with_subscriptions(runner: Runner, config: Config) -> Config:
     """Fill each empty subscription_id with the one `az account show` reports, asked once."""
-    tables = [config.shared, *config.environments]
-    if all(table.subscription_id for table in tables):
+    if config.shared.subscription_id and all(e.subscription_id for e in config.environments):
         return config
     default = runner.output(
         ["az", "account", "show", "--query", "id", "-o", "tsv"], "<subscription id>"
     )
-    shared, *environments = [
-        replace(table, subscription_id=table.subscription_id or default) for table in tables
-    ]
-    return replace(config, shared=shared, environments=tuple(environments))
+    return replace(
+        config,
+        shared=replace(config.shared, subscription_id=config.shared.subscription_id or default),
+        environments=tuple(
+            replace(e, subscription_id=e.subscription_id or default) for e in config.environments
+        ),
+    )
 
 
 def user_ids(runner: Runner, logins: Sequence[str]) -> list[int | str]:

@@ -7,6 +7,11 @@ network are needed. A new spec is checked as soon as its `$schema` is in LOADERS
 
 import importlib
 import re
+{%- if cookiecutter.python_version == "3.10" %}
+import sys
+{%- else %}
+import tomllib
+{%- endif %}
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,11 +33,13 @@ from azure.ai.ml import (
 )
 from azure.ai.ml.entities import Component, Job
 from azure.ai.ml.entities._load_functions import load_model_batch_deployment, load_schedule
+{%- if cookiecutter.python_version == "3.10" %}
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10, where pytest itself depends on tomli
+else:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
+{%- endif %}
 
 PROJECT = Path(__file__).parents[1]
 AZUREML = PROJECT / "azureml"
@@ -78,8 +85,27 @@ def _conda_files() -> set[Path]:
     return found
 
 
+def _merge(base: Any, part: Any) -> Any:
+    """`part` merged into `base`: maps deeply, anything else replaced (yq's `*`, as the
+    release merges a fragment into a spec)."""
+    if isinstance(base, dict) and isinstance(part, dict):
+        return {**base, **{key: _merge(base.get(key), value) for key, value in part.items()}}
+    return part
+
+
 CONDA_FILES = _conda_files()
-SPECS = sorted(path for path in AZUREML.rglob("*.y*ml") if path.resolve() not in CONDA_FILES)
+MERGE_INTO = re.compile(r"# merge-into: (?P<target>\S+)")
+# A fragment that the release merges into a spec (its first line says which): loaded merged.
+FRAGMENTS = {
+    path: (path.parent / match["target"]).resolve()
+    for path in AZUREML.rglob("*.y*ml")
+    if (match := MERGE_INTO.match(path.read_text(encoding="utf-8")))
+}
+SPECS = sorted(
+    path
+    for path in AZUREML.rglob("*.y*ml")
+    if path.resolve() not in CONDA_FILES and path not in FRAGMENTS
+)
 
 
 def _pyproject() -> dict[str, Any]:
@@ -107,7 +133,8 @@ def pipeline() -> Any:
 
 @pytest.fixture(scope="module")
 def pipeline_spec() -> dict[str, Any]:
-    return _read_yaml(PIPELINE)
+    spec: dict[str, Any] = _read_yaml(PIPELINE)
+    return spec
 
 
 def test_level_zero_specs_are_there() -> None:
@@ -122,6 +149,18 @@ def test_spec_loads_and_validates(path: Path) -> None:
     if isinstance(entity, Job | Component):
         result = entity._validate()
         assert result.passed, result.error_messages
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FRAGMENTS), ids=lambda path: path.relative_to(AZUREML).as_posix()
+)
+def test_fragment_merges_into_a_spec_that_loads(path: Path, tmp_path: Path) -> None:
+    target = FRAGMENTS[path]
+    assert target in {spec.resolve() for spec in SPECS}, f"{path.name}: no spec {target}"
+    merged = _merge(_read_yaml(target), _read_yaml(path))
+    spec = tmp_path / target.name
+    spec.write_text(yaml.safe_dump(merged), encoding="utf-8")  # `$schema` sorts first
+    _load(spec)
 
 
 def test_pipeline_steps_validate(pipeline: Any) -> None:
@@ -164,10 +203,15 @@ def test_pipeline_uses_the_other_specs(pipeline: Any) -> None:
         assert (AZUREML / step.component.code).resolve() == (PROJECT / "src").resolve(), name
 
 
-def test_data_asset_path_exists() -> None:
+def test_the_raw_data_asset_points_at_data() -> None:
+    """A local folder (uploaded by `az ml data create`) must exist and hold the raw CSV files;
+    a datastore path must name a datastore and a folder."""
     path = str(_load(AZUREML / "data.yml").path)  # a local path loads as an absolute Path
-    if "://" not in path and not path.startswith("azureml:"):
+    if path.startswith("azureml://"):
+        assert re.fullmatch(r"azureml://datastores/[\w-]+/paths/.+/", path), path
+    else:
         assert Path(path).is_dir(), f"data.yml: {path} does not exist, `az ml data create` fails"
+        assert list(Path(path).glob("*.csv")), f"data.yml: no CSV file in {path}"
 
 
 def test_pipeline_commands_match_the_cli(pipeline_spec: dict[str, Any]) -> None:
@@ -175,7 +219,7 @@ def test_pipeline_commands_match_the_cli(pipeline_spec: dict[str, Any]) -> None:
     entry_point = next(iter(_pyproject()["project"]["scripts"].values()))
     module, _, attribute = entry_point.partition(":")
     package = module.split(".")[0]
-    cli = typer.main.get_command(getattr(importlib.import_module(module), attribute))
+    cli = typer.main.get_group(getattr(importlib.import_module(module), attribute))
     for name, step in pipeline_spec["jobs"].items():
         words = step["command"].split()
         assert words[:4] == ["python", "-m", package, name]

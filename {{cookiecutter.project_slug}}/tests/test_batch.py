@@ -1,5 +1,6 @@
 """Batch scoring: every row scored like the model scores it, in chunks, or nothing written."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -7,26 +8,42 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import app
-from {{ cookiecutter.package_name }}.data.schemas import FEATURES
+from {{ cookiecutter.package_name }}.cli import (
+    app,
+)
+from {{ cookiecutter.package_name }}.core.contract import (
+    Feature,
+)
+from {{ cookiecutter.package_name }}.core.predictor import (
+    Predictor,
+    load_predictor,
+)
+from {{ cookiecutter.package_name }}.core.schemas import (
+    FEATURES,
+    input_contract,
+)
+from {{ cookiecutter.package_name }}.core.tracking import (
+    load_model,
+)
 from {{ cookiecutter.package_name }}.serving.batch import (
     BatchInputError,
     score_files,
 )
-from {{ cookiecutter.package_name }}.serving.runtime import (
-    Predictor,
-    load_predictor,
-)
-from {{ cookiecutter.package_name }}.training.tracking import load_model
+
+from .conftest import Champion
+
+CONTRACT = input_contract()
+NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
+CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
 
 
 @pytest.fixture(scope="module")
-def predictor(champion) -> Predictor:
+def predictor(champion: Champion) -> Predictor:
     return load_predictor(champion.folder)
 
 
 def test_scores_every_row_like_the_model_in_any_chunk_size(
-    champion, predictor: Predictor, tmp_path: Path
+    champion: Champion, predictor: Predictor, tmp_path: Path
 ) -> None:
     source = champion.curated_dir / "test.parquet"
     whole = score_files(source, tmp_path / "whole.parquet", predictor, "7")
@@ -52,30 +69,54 @@ def test_a_folder_of_csv_files_with_missing_values(
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    raw = pd.read_csv(raw_dir / "penguins.csv")
-    raw.iloc[:100].to_csv(folder / "a.csv", index=False)
-    raw.iloc[100:].to_csv(folder / "b.csv", index=False)
+    raw = pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
+    # Missing values wherever the contract allows them, whatever the data has.
+    nullable = [f.name for f in CONTRACT.features if f.nullable]
+    raw.loc[raw.index[::3], nullable] = None
+    half = len(raw) // 2
+    raw.iloc[:half].to_csv(folder / "a.csv", index=False)
+    raw.iloc[half:].to_csv(folder / "b.csv", index=False)
 
     done = score_files(folder, tmp_path / "out.parquet", predictor, "1", batch_rows=64)
 
     assert done.rows == len(raw)
-    assert raw[list(FEATURES)].isna().any(axis=None), "the sample has missing values"
     assert pd.read_parquet(done.output)["prediction"].notna().all()
+
+
+def out_of_range(feature: Feature) -> float:
+    if feature.minimum is not None:
+        return feature.minimum - abs(feature.minimum) - 1
+    if feature.maximum is not None:
+        return feature.maximum + abs(feature.maximum) + 1
+    pytest.skip(f"{feature.name} has no range")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda df: df.drop(columns="island"), "lacks the column(s) island"),
-        (lambda df: df.assign(island="Atlantis"), "column 'island' has values outside"),
-        (lambda df: df.assign(body_mass_g="heavy"), "column 'body_mass_g' must be numeric"),
-        (lambda df: df.assign(body_mass_g=-1.0), "column 'body_mass_g' has"),
+        (lambda df: df.drop(columns=CATEGORY.name), f"lacks the column(s) {CATEGORY.name}"),
+        (
+            lambda df: df.assign(**{CATEGORY.name: "not-a-known-category"}),
+            f"column '{CATEGORY.name}' has values outside",
+        ),
+        (
+            lambda df: df.assign(**{NUMBER.name: "heavy"}),
+            f"column '{NUMBER.name}' must be numeric",
+        ),
+        (
+            lambda df: df.assign(**{NUMBER.name: out_of_range(NUMBER)}),
+            f"column '{NUMBER.name}' has",
+        ),
         (lambda df: df.iloc[:0], "has no rows"),
     ],
     ids=["missing column", "unknown category", "not numeric", "out of range", "empty"],
 )
 def test_bad_input_names_the_problem_and_writes_nothing(
-    champion, predictor: Predictor, tmp_path: Path, change, message: str
+    champion: Champion,
+    predictor: Predictor,
+    tmp_path: Path,
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    message: str,
 ) -> None:
     source = tmp_path / "bad.parquet"
     change(pd.read_parquet(champion.curated_dir / "test.parquet")).to_parquet(source)
@@ -86,11 +127,12 @@ def test_bad_input_names_the_problem_and_writes_nothing(
 
 
 def test_make_score_prints_rows_per_second(
-    champion, raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    champion: Champion, raw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODEL_URI", str(champion.folder))
     result = CliRunner().invoke(app, ["score", str(raw_dir), "--output", "scored.parquet"])
 
     assert result.exit_code == 0, result.output
     assert "rows/s" in result.stdout
-    assert len(pd.read_parquet(tmp_path / "scored.parquet")) == 344
+    raw_rows = sum(len(pd.read_csv(f)) for f in raw_dir.glob("*.csv"))
+    assert len(pd.read_parquet(tmp_path / "scored.parquet")) == raw_rows

@@ -12,8 +12,11 @@ import yaml
 from azure.ai.ml.entities._load_functions import load_schedule
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import app
-from {{ cookiecutter.package_name }}.data.schemas import (
+from {{ cookiecutter.package_name }}.cli import (
+    app,
+)
+from {{ cookiecutter.package_name }}.core.schemas import (
+    NUMERIC_FEATURES,
     TARGET,
 )
 from {{ cookiecutter.package_name }}.monitoring.policy import (
@@ -25,8 +28,10 @@ from {{ cookiecutter.package_name }}.monitoring.thresholds import (
     DATA_DRIFT,
 )
 
+from .conftest import Champion
+
 MONITOR = Path(__file__).parents[1] / "azureml" / "monitoring" / "monitor.yml"
-DEPLOYMENT = Path(__file__).parents[1] / "azureml" / "deploy" / "online-deployment.yml"
+DATA_COLLECTION = MONITOR.parent / "data-collection.yml"
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 NOW = datetime(2026, 11, 26, 12, 0)
@@ -39,8 +44,19 @@ POLICY = RetrainPolicy(
 )
 
 
-def evidence(days_ago: float, drifted: tuple[str, ...] = (), **metrics: float) -> Evidence:
-    return Evidence(NOW, NOW - timedelta(days=days_ago), drifted, **metrics)
+def evidence(
+    days_ago: float,
+    drifted: tuple[str, ...] = (),
+    metric_at_training: float | None = None,
+    metric_on_labelled_data: float | None = None,
+) -> Evidence:
+    return Evidence(
+        NOW,
+        NOW - timedelta(days=days_ago),
+        drifted,
+        metric_at_training=metric_at_training,
+        metric_on_labelled_data=metric_on_labelled_data,
+    )
 
 
 def test_no_drift_no_drop_no_retraining() -> None:
@@ -139,9 +155,9 @@ def test_the_azure_monitor_uses_the_thresholds_of_make_drift() -> None:
 def test_collected_predictions_are_named_as_the_monitor_reads_them() -> None:
     """Prediction drift compares the deployment's collected predictions with the training
     set's target: the column names must agree (change all three with the dataset)."""
-    deployment = yaml.safe_load(DEPLOYMENT.read_text())
-    assert deployment["environment_variables"]["SERVING_PREDICTION_COLUMN"] == TARGET
-    assert deployment["data_collector"]["collections"]["model_outputs"]["enabled"] == "true"
+    collection = yaml.safe_load(DATA_COLLECTION.read_text())
+    assert collection["environment_variables"]["SERVING_PREDICTION_COLUMN"] == TARGET
+    assert collection["data_collector"]["collections"]["model_outputs"]["enabled"] == "true"
 
 
 def test_the_monitor_alerts_and_watches_the_three_signals() -> None:
@@ -152,19 +168,19 @@ def test_the_monitor_alerts_and_watches_the_three_signals() -> None:
 
 
 @pytest.fixture
-def champion_store(champion, monkeypatch: pytest.MonkeyPatch) -> None:
+def champion_store(champion: Champion, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the CLI at the champion fixture's tracking store, as a scheduled job would."""
-    store = champion.curated_dir.parent / "mlruns.db"
-    monkeypatch.setenv(f"{ENV_PREFIX}TRACKING_URI", f"sqlite:///{store}")
+    monkeypatch.setenv(f"{ENV_PREFIX}TRACKING_URI", champion.settings.tracking_uri)
 
 
 def test_drift_then_the_policy_decide_from_real_reports(
-    champion, champion_store, raw_dir: Path, tmp_path: Path
+    champion: Champion, champion_store: None, tmp_path: Path
 ) -> None:
     """`drift` on shifted data, then `should-retrain` on its report: the loop's two commands.
     The champion was trained seconds ago, so the cooldown says no despite the drift."""
-    shifted = pd.read_csv(raw_dir / "penguins.csv")
-    shifted["body_mass_g"] *= 1.3
+    shifted = pd.read_parquet(champion.curated_dir / "test.parquet")
+    number = NUMERIC_FEATURES[0]
+    shifted[number] += 2 * shifted[number].std()
     current = tmp_path / "current.csv"
     shifted.to_csv(current, index=False)
     reports = tmp_path / "reports"
@@ -199,7 +215,7 @@ def test_the_drift_job_runs_commands_the_cli_has() -> None:
     """azureml/monitoring/drift-job.yml runs `drift` then `should-retrain`: with options that
     exist, and `drift`'s exit code 1 (drift found) not failing the job."""
     spec = yaml.safe_load((MONITOR.parent / "drift-job.yml").read_text())
-    cli = typer.main.get_command(app)
+    cli = typer.main.get_group(app)
     steps = [part.split() for part in spec["command"].split(";")]
     assert [words[3] for words in steps] == ["drift", "should-retrain"]
     for words in steps:

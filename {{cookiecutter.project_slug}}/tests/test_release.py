@@ -3,37 +3,48 @@ and the routes the online deployment probes."""
 
 import importlib.util
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
 from azure.ai.ml import load_online_deployment
 from azure.ai.ml.entities._load_functions import load_model_batch_deployment
+from fastapi import FastAPI
 
+from {{ cookiecutter.package_name }}.core.predictor import (
+    load_predictor,
+)
+from {{ cookiecutter.package_name }}.core.schemas import (
+    FEATURES,
+)
+from {{ cookiecutter.package_name }}.core.settings import (
+    ServingSettings,
+)
 from {{ cookiecutter.package_name }}.serving.app import (
     create_app,
 )
 from {{ cookiecutter.package_name }}.serving.batch import (
+    BatchInputError,
     score_files,
 )
-from {{ cookiecutter.package_name }}.serving.runtime import (
-    load_predictor,
-)
-from {{ cookiecutter.package_name }}.settings import (
-    ServingSettings,
-)
+
+from .conftest import Champion
 
 PROJECT = Path(__file__).parents[1]
 DEPLOY = PROJECT / "azureml" / "deploy"
 
 
-def spec(name: str) -> dict:
-    return yaml.safe_load((DEPLOY / name).read_text(encoding="utf-8"))
+def spec(name: str) -> dict[str, Any]:
+    content: dict[str, Any] = yaml.safe_load((DEPLOY / name).read_text(encoding="utf-8"))
+    return content
 
 
 @pytest.fixture
-def azureml_mount(champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def azureml_mount(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The champion laid out as Azure ML mounts a registered model: <name>/<version>/<folder>."""
     model_name = "{{ cookiecutter.__model_name }}"
     root = tmp_path / "azureml-models" / model_name / "4"
@@ -45,24 +56,30 @@ def azureml_mount(champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return root
 
 
-def load_scoring_script():
+def load_scoring_script() -> ModuleType:
     """Load the batch scoring script by its path, as Azure ML does: outside of its package."""
     batch = spec("batch-deployment.yml")
     code = (DEPLOY / batch["code_configuration"]["code"]).resolve()
     path = code / batch["code_configuration"]["scoring_script"]
     loader = importlib.util.spec_from_file_location("azureml_scoring_script", path)
+    assert loader is not None, path
+    assert loader.loader is not None, path
     module = importlib.util.module_from_spec(loader)
     loader.loader.exec_module(module)
     return module
 
 
+def raw_data(raw_dir: Path) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
+
+
 def test_batch_scoring_script_scores_like_make_score(
-    azureml_mount: Path, champion, raw_dir: Path, tmp_path: Path
+    azureml_mount: Path, champion: Champion, raw_dir: Path, tmp_path: Path
 ) -> None:
-    raw = pd.read_csv(raw_dir / "penguins.csv")
+    raw = raw_data(raw_dir)
     files = [tmp_path / "a.csv", tmp_path / "b.csv"]
-    raw.iloc[:120].to_csv(files[0], index=False)
-    raw.iloc[120:].to_csv(files[1], index=False)
+    raw.iloc[: len(raw) // 2].to_csv(files[0], index=False)
+    raw.iloc[len(raw) // 2 :].to_csv(files[1], index=False)
 
     script = load_scoring_script()
     script.init()
@@ -82,18 +99,20 @@ def test_batch_scoring_script_fails_loudly_on_bad_files(
     azureml_mount: Path, raw_dir: Path, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.csv"
-    pd.read_csv(raw_dir / "penguins.csv").drop(columns="island").to_csv(bad, index=False)
+    dropped = FEATURES[0]
+    raw_data(raw_dir).drop(columns=dropped).to_csv(bad, index=False)
     script = load_scoring_script()
     script.init()
-    with pytest.raises(ValueError, match="island"):
+    with pytest.raises(BatchInputError, match=dropped):
         script.run([str(bad)])
 
 
-def test_online_deployment_probes_and_scores_routes_the_app_serves(champion) -> None:
+def test_online_deployment_probes_and_scores_routes_the_app_serves(champion: Champion) -> None:
     deployment = spec("online-deployment.yml")
     routes = deployment["environment"]["inference_config"]
-    app = create_app(ServingSettings(model_uri=str(champion.folder)))
-    paths = {route.path for route in app.app.routes}
+    app = create_app(ServingSettings(model_uri=str(champion.folder))).app
+    assert isinstance(app, FastAPI)
+    paths = {getattr(route, "path", None) for route in app.routes}
     assert routes["liveness_route"]["path"] == "/health"
     assert routes["readiness_route"]["path"] == "/ready"
     assert routes["scoring_route"]["path"] == "/predict"
@@ -110,7 +129,9 @@ def test_online_deployment_probes_and_scores_routes_the_app_serves(champion) -> 
         ("batch-deployment.yml", load_model_batch_deployment),
     ],
 )
-def test_deployments_load_with_the_promoted_model_as_the_release_sets_it(spec_name, loader) -> None:
+def test_deployments_load_with_the_promoted_model_as_the_release_sets_it(
+    spec_name: str, loader: Callable[..., Any]
+) -> None:
     """deploy.yml passes `--set model=<registry URI> environment.image=<image>`: uat and prod
     deploy the version shared to the Azure ML registry, not a model of their own."""
     model = "azureml://registries/mlr-shared/models/{{ cookiecutter.__model_name }}/versions/7"

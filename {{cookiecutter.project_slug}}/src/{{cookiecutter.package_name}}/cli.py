@@ -1,4 +1,6 @@
-"""The command line: one command per pipeline step, and `pipeline` for the whole local loop.
+"""The command line: one command per pipeline step, `pipeline` for the whole local loop, and
+the commands that serve and score. The optional parts a higher level adds bring their own
+commands (`plugins.py`). Each command imports its stage when it runs: `--help` stays fast.
 
 Locally the folders default to the settings (data/raw, data/refined, data/curated); in an Azure
 ML job they are the job's input and output folders (see azureml/pipeline.yml).
@@ -6,19 +8,17 @@ ML job they are the job's input and output folders (see azureml/pipeline.yml).
 
 import os
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from .settings import ServingSettings, Settings
+from . import plugins
+from .core.console import fail, load_settings, step
+from .core.settings import ServingSettings, Settings
 
 app = typer.Typer(
-    help="{{ cookiecutter.project_name }}: prepare data, train, register and predict.",
+    help="{{ cookiecutter.project_name }}: prepare data, train, register, serve and score.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -28,59 +28,12 @@ ModelDir = Annotated[Path, typer.Option(help="Where `train` leaves the candidate
 DEFAULT_MODEL_DIR = Path("models/candidate")
 
 
-AnySettings = TypeVar("AnySettings", Settings, ServingSettings)
-
-
-def load_settings(kind: type[AnySettings] = Settings) -> AnySettings:
-    """The settings from the environment; a bad value ends the command with its variable named."""
-    try:
-        return kind()
-    except ValidationError as err:
-        prefix = kind.model_config["env_prefix"]
-        for error in err.errors():
-            field = str(error["loc"][0])
-            variable = field if field.isupper() else prefix + field.upper()  # aliases: MODEL_URI
-            typer.secho(f"✗ {variable}={error['input']!r}: {error['msg']}", fg="red", err=True)
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def step(name: str) -> Iterator[None]:
-    """Say what runs and how long it took, so that a long step never looks hung.
-
-    Expected failures (bad data, a failed gate, a missing input) end the command with their
-    message and exit code 1, without a traceback.
-    """
-    from mlflow.exceptions import MlflowException
-
-    from .data.ingest import DataValidationError
-    from .serving.batch import BatchInputError
-    from .serving.source import ModelNotFoundError
-    from .training.register import GateFailedError
-
-    typer.secho(f"» {name}...", fg=typer.colors.CYAN, err=True)
-    start = time.perf_counter()
-    try:
-        yield
-    except (
-        BatchInputError,
-        DataValidationError,
-        FileNotFoundError,
-        GateFailedError,
-        MlflowException,
-        ModelNotFoundError,
-    ) as err:
-        typer.secho(f"✗ {name} failed: {err}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-    typer.secho(f"✓ {name} ({time.perf_counter() - start:.1f} s)", fg=typer.colors.GREEN, err=True)
-
-
 @app.command()
 def prepare(raw_dir: Folder = None, refined_dir: Folder = None, curated_dir: Folder = None) -> None:
     """Validate the raw layer, write the refined layer and the curated train/test split."""
-    from .data.layers import prepare as run_prepare
+    from .data.prepare import prepare as run_prepare
 
-    settings = load_settings()
+    settings = load_settings(Settings)
     with step("prepare"):
         done = run_prepare(
             raw_dir or settings.raw_dir,
@@ -97,7 +50,7 @@ def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -
     """Train the model, evaluate it and log the run (params, metrics, plots, model) to MLflow."""
     from .training.train import train as run_train
 
-    settings = load_settings()
+    settings = load_settings(Settings)
     with step("train"):
         candidate = run_train(settings, curated_dir or settings.curated_dir, model_dir)
     shown = ("accuracy", "f1_macro", "roc_auc_ovr")
@@ -118,7 +71,7 @@ def register(
     """Gate the candidate against the baseline and the champion; register and move aliases."""
     from .training.register import register as run_register
 
-    settings = load_settings()
+    settings = load_settings(Settings)
     with step("register"):
         done = run_register(settings, curated_dir or settings.curated_dir, model_dir)
     if outcome_dir:
@@ -149,19 +102,19 @@ def predict(
     alias: str = "champion",
 ) -> None:
     """Print predictions of a registered model (the champion by default)."""
-    import pandas as pd
     import pyarrow as pa
 
-    from .data.layers import TEST_FILE
+    from .core.predictor import load_predictor
+    from .data.ingest import read_table
+    from .data.prepare import TEST_FILE
     from .serving.batch import contract_columns
-    from .serving.runtime import load_predictor
     from .serving.source import locate_model
 
-    settings = load_settings()
+    settings = load_settings(Settings)
     path = input_path or settings.curated_dir / TEST_FILE
     model_uri = f"models:/{settings.model_name}@{alias}"
     with step(f"predict with {settings.model_name}@{alias}"):
-        records = (pd.read_parquet if path.suffix == ".parquet" else pd.read_csv)(path).head(rows)
+        records = read_table(path).head(rows)
         # The path the API and batch scoring take: the same checks, the same model file.
         predictor = load_predictor(locate_model(ServingSettings(model_uri=model_uri)).folder)
         batch = pa.RecordBatch.from_pandas(records, preserve_index=False)
@@ -177,7 +130,7 @@ def serve() -> None:
 
     settings = load_settings(ServingSettings)
     uvicorn.run(
-        "{{ cookiecutter.package_name }}.serving.app:create_app",
+        "{{ cookiecutter.package_name }}.asgi:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -195,13 +148,13 @@ def score(
     ),
 ) -> None:
     """Batch scoring with the model of MODEL_URI (default: the champion); prints rows/s."""
+    from .core.predictor import load_predictor
     from .serving.batch import score_files
-    from .serving.runtime import load_predictor
     from .serving.source import locate_model
 
     settings = load_settings(ServingSettings)
     if not (settings.model_uri or settings.azureml_model_dir):
-        champion = f"models:/{load_settings().model_name}@champion"
+        champion = f"models:/{load_settings(Settings).model_name}@champion"
         settings = settings.model_copy(update={"model_uri": champion})
     with step(f"score {input_path}"):
         source = locate_model(settings)
@@ -245,64 +198,8 @@ def smoke(
             attempts=attempts,
         )
     except SmokeTestError as err:
-        typer.secho(f"✗ smoke test failed: {err}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"smoke test failed: {err}") from None
     typer.echo(f"✓ {url}: {attempts} right answer(s) from model version {version}")
-{%- if cookiecutter.maturity_level == "2" %}
 
 
-@app.command()
-def drift(
-    current: Annotated[
-        Path,
-        typer.Argument(help="New data: a CSV or Parquet file, or a data collector's folder."),
-    ],
-    reference: Annotated[
-        Path | None, typer.Option(help="Compare with this file, not the champion's training set.")
-    ] = None,
-    output_dir: Annotated[Path, typer.Option(help="Where drift.json and drift.html go.")] = Path(
-        "reports/drift"
-    ),
-    window_days: Annotated[
-        float, typer.Option(min=0, help="For a collector's folder: the days to read back.")
-    ] = 7,
-) -> None:
-    """Compare CURRENT with the champion's training data: exit 0 no drift, 1 drift, 2 bad input."""
-    from .monitoring.command import main as run_drift
-
-    settings = load_settings()
-    raise typer.Exit(run_drift(current, settings, reference, output_dir, window_days))
-
-
-@app.command()
-def should_retrain(
-    drift_json: Annotated[Path, typer.Argument(help="The drift.json that `drift` wrote.")],
-    labelled: Annotated[
-        Path | None, typer.Option(help="Recent production data with labels (CSV or Parquet).")
-    ] = None,
-    output: Annotated[Path, typer.Option(help="Where the decision goes (JSON).")] = Path(
-        "reports/drift/decision.json"
-    ),
-) -> None:
-    """Apply the retraining policy (monitoring/policy.py) to a drift report; write the decision."""
-    import json
-
-    import pandas as pd
-
-    from .monitoring import policy
-
-    try:
-        summary = json.loads(drift_json.read_text(encoding="utf-8"))
-        data = None
-        if labelled:
-            data = (pd.read_parquet if labelled.suffix == ".parquet" else pd.read_csv)(labelled)
-    except (OSError, ValueError) as err:
-        typer.secho(f"✗ should-retrain: {err}", fg="red", err=True)
-        raise typer.Exit(2) from None
-    with step("should we retrain?"):
-        decision = policy.should_retrain(policy.gather_evidence(summary, load_settings(), data))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"retrain": decision.retrain, "reasons": decision.reasons}))
-    verdict = "retrain" if decision.retrain else "no retraining"
-    typer.echo(f"{verdict}: {'; '.join(decision.reasons)}")
-{%- endif %}
+plugins.add_commands(app)

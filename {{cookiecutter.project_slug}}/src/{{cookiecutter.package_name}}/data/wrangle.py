@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from .schemas import Curated
+from ..core.schemas import Curated
 
 
 def refine(raw: pd.DataFrame) -> pd.DataFrame:

@@ -3,16 +3,18 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from ..data.schemas import FEATURES, NUMERIC_FEATURES
-from ..settings import Settings
-from .collected import read_window
-from .inputs import read_table
+from ..core.schemas import FEATURES, NUMERIC_FEATURES
+from ..core.settings import Settings
+from ..core.tracking import use_tracking_store
+from .inputs import read_features
 from .metrics import Distribution, categorical_metrics, numerical_metrics
 from .reference import Reference, reference_for
 from .thresholds import ADVISORY, DATA_DRIFT, DriftThresholds, Kind, breached
+from .window import read_window
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class FeatureDrift:
     def breaches(self) -> dict[str, bool]:
         return {m: breached(m, v, self.thresholds[m]) for m, v in self.metrics.items()}
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         breaches = self.breaches()
         return {
             "kind": self.kind,
@@ -69,7 +71,7 @@ class DriftResult:
     def drifted(self) -> bool:
         return bool(self.drifted_features)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """What drift.json holds: enough to act on without opening the HTML report."""
         return {
             "drifted": self.drifted,
@@ -101,32 +103,28 @@ def compare(
     return tuple(features)
 
 
-def run_drift(
+def check_drift(
     current_path: Path,
-    output_dir: Path,
     settings: Settings,
     reference_path: Path | None = None,
     thresholds: DriftThresholds = DATA_DRIFT,
     window_days: float = 7,
 ) -> DriftResult:
-    """Compare new data with the champion's training set (or `reference_path`), and write
-    drift.json and drift.html to `output_dir`. The new data is a CSV or Parquet file, or a
-    folder of what the data collector stored, of which the last `window_days` are read."""
-    from ..training.tracking import use_tracking_store
-    from .report import write_reports
-
+    """Compare new data with the champion's training set (or `reference_path`). The new data is
+    a CSV or Parquet file, or a folder of what the data collector stored, of which the last
+    `window_days` are read."""
     # Bad input fails before MLflow is touched.
     if Path(current_path).is_dir():
         current = read_window(Path(current_path), window_days)
     else:
-        current = read_table(current_path, "current")
+        current = read_features(current_path, "current")
     if reference_path is not None:
         path = Path(reference_path).resolve()
-        reference = Reference(read_table(path, "reference"), {"source": str(path)})
+        reference = Reference(read_features(path, "reference"), {"source": str(path)})
     else:
         use_tracking_store(settings)
         reference = reference_for(f"models:/{settings.model_name}@champion")
-    result = DriftResult(
+    return DriftResult(
         features=compare(reference.data, current, thresholds),
         reference_rows=len(reference.data),
         current_rows=len(current),
@@ -134,5 +132,3 @@ def run_drift(
         lineage=reference.lineage,
         current=str(Path(current_path).resolve()),
     )
-    write_reports(result, Path(output_dir))
-    return result

@@ -10,29 +10,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.schemas import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from ..core.errors import UserError
+from ..core.schemas import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from ..data.ingest import read_table
 
-SUFFIXES = (".csv", ".parquet")
 
-
-class DriftInputError(ValueError):
+class DriftInputError(UserError):
     """Data that cannot be compared; the message names the file and every problem found."""
 
 
-def read_table(path: Path, role: str) -> pd.DataFrame:
+def read_features(path: Path, role: str) -> pd.DataFrame:
     """The features of a CSV or Parquet file; other columns (labels, predictions) are ignored."""
-    path = Path(path)
-    if path.suffix not in SUFFIXES:
-        raise DriftInputError(f"the {role} data {path} must be a {' or '.join(SUFFIXES)} file")
-    if not path.is_file():
-        raise DriftInputError(f"the {role} data {path} does not exist")
-    try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise DriftInputError(f"the {role} data {path} is empty") from None
-    except (OSError, ValueError) as err:  # pyarrow's and pandas' parse errors are ValueErrors
-        raise DriftInputError(f"the {role} data {path} cannot be read: {err}") from None
-    return features_of(df, f"{role} data {path}")
+    return features_of(read_table(path, role), f"{role} data {path}")
 
 
 def features_of(df: pd.DataFrame, what: str) -> pd.DataFrame:

@@ -14,10 +14,16 @@ path: this policy can trigger training, never a deployment.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Run
 
-from ..settings import Settings
+from ..core.settings import Settings
+from ..core.tracking import load_model, use_tracking_store
+from ..training.evaluate import PRIMARY_METRIC, score
+from .reference import resolve
 
 
 @dataclass(frozen=True)
@@ -89,16 +95,10 @@ def _days(delta: timedelta) -> float:
 
 
 def gather_evidence(
-    drift_summary: dict, settings: Settings, labelled: pd.DataFrame | None = None
+    drift_summary: dict[str, Any], settings: Settings, labelled: pd.DataFrame | None = None
 ) -> Evidence:
     """The evidence for one decision: the drift report, the champion's run in MLflow (when it was
     trained, its score then) and, when labelled production data exist, its score on them."""
-    from mlflow import MlflowClient
-
-    from ..training.evaluate import PRIMARY_METRIC, score
-    from ..training.tracking import load_model, use_tracking_store
-    from .reference import resolve
-
     use_tracking_store(settings)
     client = MlflowClient()
     lineage = drift_summary["reference"]
@@ -123,5 +123,5 @@ def gather_evidence(
     )
 
 
-def _started(run) -> datetime:
+def _started(run: Run) -> datetime:
     return datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc)

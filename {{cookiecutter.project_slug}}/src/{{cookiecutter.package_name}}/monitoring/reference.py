@@ -15,14 +15,15 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset
 from mlflow.exceptions import MlflowException
 
+from ..core.errors import UserError
+from ..core.schemas import Curated
 from ..data.ingest import validate
-from ..data.schemas import Curated
 from .inputs import features_of
 
 TRAINING_CONTEXT = "training"  # the `context` train.py gives mlflow.log_input
 
 
-class LineageError(Exception):
+class LineageError(UserError):
     """The model's training data cannot be found or trusted; the message says what to do."""
 
 

@@ -4,12 +4,12 @@ import base64
 import html
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..core.files import replaced_atomically
 from .drift import DriftResult, FeatureDrift
 from .thresholds import METRICS
 
@@ -128,8 +128,6 @@ def _plot(feature: FeatureDrift) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    with replaced_atomically(path) as partial:
+        partial.write_text(text, encoding="utf-8")
     return path

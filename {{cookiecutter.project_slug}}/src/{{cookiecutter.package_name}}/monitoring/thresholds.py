@@ -8,7 +8,7 @@ disagree silently (a test compares them).
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 JENSEN_SHANNON = "jensen_shannon_distance"
 NORMALIZED_WASSERSTEIN = "normalized_wasserstein_distance"
@@ -35,9 +35,9 @@ class DriftThresholds(BaseModel):
 
     @field_validator("numerical", "categorical")
     @classmethod
-    def _one_known_metric(cls, value: dict[str, float], info) -> dict[str, float]:
+    def _one_known_metric(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
         # Azure ML applies one metric per kind (the SDK keeps the first one set): so do we.
-        allowed = METRICS[info.field_name]
+        allowed = METRICS["numerical" if info.field_name == "numerical" else "categorical"]
         if len(value) != 1 or not set(value) <= set(allowed):
             raise ValueError(f"exactly one of {', '.join(allowed)}, got {sorted(value)}")
         return value

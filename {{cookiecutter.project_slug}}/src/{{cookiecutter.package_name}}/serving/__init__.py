@@ -1,1 +1,2 @@
-"""Serving: predictions from a registered model, for people, batch jobs and (soon) an API."""
+"""Serving: the scoring API (`app.py`), batch scoring (`batch.py`) and the smoke test of a
+running server (`smoke.py`), all on the model's exported form (`core/predictor.py`)."""

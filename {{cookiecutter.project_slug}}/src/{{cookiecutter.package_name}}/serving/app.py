@@ -2,7 +2,8 @@
 
 Routes: `GET /health` (liveness), `GET /ready` (503 until the model is loaded), `POST /predict`
 (typed records, from the model's input contract) and `POST /invocations` (MLflow's scoring
-protocol, so MLflow and Azure ML clients work unchanged). OpenAPI docs at `/docs`.
+protocol, so MLflow and Azure ML clients work unchanged). OpenAPI docs at `/docs`. uvicorn runs
+it through `asgi.py`, which adds the observers of the optional parts a higher level brings.
 """
 
 import json
@@ -18,15 +19,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from .. import __version__
-{%- if cookiecutter.maturity_level == "2" %}
-from ..monitoring.collection import model_data_collector
-{%- endif %}
-from ..settings import ServingSettings
-from .contract import Contract
+from ..core.contract import Contract
+from ..core.predictor import Predictor, load_predictor
+from ..core.settings import ServingSettings
 from .invocations import InvocationRequest, PayloadError, to_records
 from .logs import configure_logging
 from .middleware import RequestContext
-from .runtime import Predictor, load_predictor
 from .source import ModelSource, locate_model
 
 log = logging.getLogger(__name__)
@@ -34,6 +32,14 @@ log = logging.getLogger(__name__)
 # Sees each scored request: (request id, input columns, labels, probabilities, classes). It runs
 # on the request path, so it must return at once and never raise.
 Observer = Callable[[str, Mapping[str, np.ndarray], np.ndarray, np.ndarray, Sequence[str]], None]
+
+
+class Records(BaseModel):
+    """The body of POST /predict: its records' type is the model's contract, set at start-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: Sequence[BaseModel]
 
 
 class Prediction(BaseModel):
@@ -76,22 +82,14 @@ class ModelState:
             )
 
 
-def create_app(
-    settings: ServingSettings | None = None, observe: Observer | None = None
-) -> RequestContext:
-    """Build the app for the model the settings point to (uvicorn calls this with `--factory`).
+def create_app(settings: ServingSettings, observers: Sequence[Observer] = ()) -> RequestContext:
+    """Build the app for the model the settings point to.
 
     The model folder is located and its input contract read now, so that request types and
-    OpenAPI docs match the model; the model itself loads in the background. `observe`, when
-    given, is called after each prediction{% if cookiecutter.maturity_level == "2" %}; by default it is Azure ML's data collector when
-    the deployment collects data (`monitoring.collection`){% endif %}.
+    OpenAPI docs match the model; the model itself loads in the background. Each observer is
+    called after each prediction (level 2's data collector is one).
     """
-    settings = settings or ServingSettings()
     configure_logging(settings.log_level)
-{%- if cookiecutter.maturity_level == "2" %}
-    if observe is None:
-        observe = model_data_collector()
-{%- endif %}
     source = locate_model(settings)
     contract = Contract.load(source.folder)
     state = ModelState(source)
@@ -108,7 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.model = state
-    _add_routes(app, state, contract, settings, observe)
+    _add_routes(app, state, contract, settings, tuple(observers))
     return RequestContext(app, settings.max_body_bytes)
 
 
@@ -117,13 +115,13 @@ def _add_routes(
     state: ModelState,
     contract: Contract,
     settings: ServingSettings,
-    observe: Observer | None,
+    observers: tuple[Observer, ...],
 ) -> None:
-    record = contract.record_model()
+    record: Any = contract.record_model()  # a class built at run time, from the contract
     records_adapter = TypeAdapter(list[record])
     predict_request = create_model(
         "PredictRequest",
-        __config__=ConfigDict(extra="forbid"),
+        __base__=Records,
         records=(
             Annotated[list[record], Field(min_length=1, max_length=settings.max_records)],
             ...,
@@ -164,13 +162,13 @@ def _add_routes(
         )
 
     @app.post("/predict", tags=["scoring"], response_model=PredictResponse, responses={503: {}})
-    async def predict(request: predict_request, http: Request) -> Response:  # type: ignore[valid-type]
+    async def predict(request: predict_request, http: Request) -> Response:
         """Predicted class and class probabilities for each record."""
         predictor = ready_predictor()
-        columns = _columns(request.records, contract)  # type: ignore[attr-defined]
+        columns = _columns(request.records, contract)
         labels, proba = predictor.predict(columns)
         classes = predictor.classes
-        if observe is not None:
+        for observe in observers:
             observe(http.state.request_id, columns, labels, proba, classes)
         body = {
             "model_version": state.source.version,
@@ -198,7 +196,7 @@ def _add_routes(
             )
         columns = _columns(records, contract)
         labels, proba = predictor.predict(columns)
-        if observe is not None:
+        for observe in observers:
             observe(http.state.request_id, columns, labels, proba, predictor.classes)
         return Response(
             json.dumps({"predictions": [str(label) for label in labels]}),
@@ -211,13 +209,10 @@ class ModelNotReadyError(Exception):
 
 
 def _columns(records: Sequence[BaseModel], contract: Contract) -> dict[str, np.ndarray]:
-    """Records to the column arrays the predictor takes: NaN for missing numbers."""
-    columns: dict[str, np.ndarray] = {}
-    for feature in contract.features:
-        values = [getattr(r, feature.name) for r in records]
-        kind: Any = np.float64 if feature.kind == "number" else object
-        columns[feature.name] = np.array(values, dtype=kind)
-    return columns
+    """Validated records as the column arrays a predictor takes."""
+    return contract.to_columns(
+        {name: [getattr(r, name) for r in records] for name in contract.names}
+    )
 
 
 def _explain(err: Exception) -> str:

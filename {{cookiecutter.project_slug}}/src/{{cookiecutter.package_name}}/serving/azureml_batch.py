@@ -14,19 +14,19 @@ import pandas as pd
 if not __package__:  # Azure ML loads this file by its path, outside of its package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from {{ cookiecutter.package_name }}.serving.batch import (
-    score_files,
-)
-from {{ cookiecutter.package_name }}.serving.runtime import (
+from {{ cookiecutter.package_name }}.core.predictor import (
     Predictor,
     load_predictor,
+)
+from {{ cookiecutter.package_name }}.core.settings import (
+    ServingSettings,
+)
+from {{ cookiecutter.package_name }}.serving.batch import (
+    score_files,
 )
 from {{ cookiecutter.package_name }}.serving.source import (
     ModelSource,
     locate_model,
-)
-from {{ cookiecutter.package_name }}.settings import (
-    ServingSettings,
 )
 
 _loaded: dict[str, tuple[ModelSource, Predictor]] = {}

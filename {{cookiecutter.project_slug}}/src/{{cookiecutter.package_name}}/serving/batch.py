@@ -4,7 +4,6 @@ Chunked with Arrow, so memory stays flat on files larger than RAM. An Azure ML b
 calls `score_files` on each mini-batch of files, as `make score` does locally.
 """
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,13 +16,15 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .contract import Contract, Feature
-from .runtime import Predictor
+from ..core.contract import Contract, Feature
+from ..core.errors import UserError
+from ..core.files import replaced_atomically
+from ..core.predictor import Predictor
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-class BatchInputError(ValueError):
+class BatchInputError(UserError):
     """The input does not fit the model's contract; the message names the column and rule."""
 
 
@@ -48,35 +49,35 @@ def score_files(
     """
     dataset = _dataset(Path(source))
     _require_columns(dataset.schema.names, predictor.contract, str(source))
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial")
     scored_at = pa.scalar(datetime.now(timezone.utc), pa.timestamp("us", tz="UTC"))
-    start, rows, writer = time.perf_counter(), 0, None
-    try:
-        for batch in dataset.to_batches(batch_size=batch_rows):
-            if batch.num_rows == 0:
-                continue
-            labels, proba = predictor.predict(contract_columns(batch, predictor.contract))
-            table = pa.Table.from_batches([batch])
-            table = table.append_column("prediction", pa.array(labels.astype(str)))
-            for i, label in enumerate(predictor.classes):
-                table = table.append_column(f"proba_{label}", pa.array(proba[:, i], pa.float64()))
-            table = table.append_column("model_version", pa.array([version] * batch.num_rows))
-            table = table.append_column("scored_at", pa.repeat(scored_at, batch.num_rows))
-            writer = writer or pq.ParquetWriter(partial, table.schema)
-            writer.write_table(table)
-            rows += batch.num_rows
-    except BaseException:
-        if writer:
-            writer.close()
-        partial.unlink(missing_ok=True)
-        raise
-    if writer is None:
-        raise BatchInputError(f"{source} has no rows to score")
-    writer.close()
-    os.replace(partial, output)
+    start, rows = time.perf_counter(), 0
+    with replaced_atomically(Path(output)) as partial:
+        writer = None
+        try:
+            for batch in dataset.to_batches(batch_size=batch_rows):
+                if batch.num_rows:
+                    table = _scored(batch, predictor, version, scored_at)
+                    writer = writer or pq.ParquetWriter(partial, table.schema)
+                    writer.write_table(table)
+                    rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise BatchInputError(f"{source} has no rows to score")
     return BatchResult(output, rows, time.perf_counter() - start)
+
+
+def _scored(
+    batch: pa.RecordBatch, predictor: Predictor, version: str, scored_at: pa.Scalar
+) -> pa.Table:
+    """The batch with its predictions: label, a probability per class, model version, time."""
+    labels, proba = predictor.predict(contract_columns(batch, predictor.contract))
+    table = pa.Table.from_batches([batch]).append_column("prediction", pa.array(labels.astype(str)))
+    for i, label in enumerate(predictor.classes):
+        table = table.append_column(f"proba_{label}", pa.array(proba[:, i], pa.float64()))
+    table = table.append_column("model_version", pa.array([version] * batch.num_rows))
+    return table.append_column("scored_at", pa.repeat(scored_at, batch.num_rows))
 
 
 def _dataset(source: Path) -> ds.Dataset:
@@ -99,7 +100,9 @@ def _dataset(source: Path) -> ds.Dataset:
 def contract_columns(batch: pa.RecordBatch, contract: Contract) -> dict[str, np.ndarray]:
     """The batch as the predictor's column arrays, held to the contract like an API request."""
     _require_columns(batch.schema.names, contract, "the input")
-    return {f.name: _column(batch.column(f.name), f) for f in contract.features}
+    return contract.to_columns(
+        {f.name: _column(batch.column(f.name), f) for f in contract.features}
+    )
 
 
 def _require_columns(names: list[str], contract: Contract, what: str) -> None:
@@ -109,6 +112,7 @@ def _require_columns(names: list[str], contract: Contract, what: str) -> None:
 
 
 def _column(values: pa.Array, feature: Feature) -> np.ndarray:
+    """One column's values, checked against its feature: nulls, categories, numbers, range."""
     if not feature.nullable and values.null_count:
         raise BatchInputError(f"column '{feature.name}' has {values.null_count} missing value(s)")
     if feature.kind == "category":
@@ -122,7 +126,7 @@ def _column(values: pa.Array, feature: Feature) -> np.ndarray:
                 f"column '{feature.name}' has values outside {list(feature.categories)}:"
                 f" {unknown.to_pylist()[:5]}"
             )
-        return values.to_numpy(zero_copy_only=False)
+        return np.asarray(values.to_numpy(zero_copy_only=False))
     try:
         numbers = values.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -140,4 +144,4 @@ def _column(values: pa.Array, feature: Feature) -> np.ndarray:
             raise BatchInputError(
                 f"column '{feature.name}' has {count} value(s) outside [{low}, {high}]"
             )
-    return numbers.to_numpy(zero_copy_only=False)
+    return np.asarray(numbers.to_numpy(zero_copy_only=False))

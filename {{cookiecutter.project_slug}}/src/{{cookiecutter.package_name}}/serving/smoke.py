@@ -71,7 +71,7 @@ def problems_with(answer: Any, request: SmokeRequest, expected_version: str | No
         total = sum(probabilities.values())
         if not math.isclose(total, 1.0, abs_tol=1e-4):
             found.append(f"record {i}: probabilities sum to {total:.6f}, not 1")
-        if probabilities and max(probabilities, key=probabilities.get) != label:
+        if probabilities and max(probabilities, key=lambda c: probabilities[c]) != label:
             found.append(f"record {i}: the label is not the most probable class")
     return found
 

@@ -2,11 +2,19 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-from ..settings import ServingSettings, Settings
+from ..core.errors import UserError
+from ..core.settings import ServingSettings, Settings
+
+tracking: ModuleType | None
+try:
+    from ..core import tracking
+except ImportError:  # no MLflow (the `train` extra): the serving image is given model folders
+    tracking = None
 
 
-class ModelNotFoundError(Exception):
+class ModelNotFoundError(UserError):
     """No model could be located; the message says what to set."""
 
 
@@ -54,15 +62,11 @@ def _registered_version(folder: Path) -> str | None:
 
 
 def _from_registry(uri: str) -> ModelSource:
-    try:
-        import mlflow  # the `train` extra; the serving image reads folders only
-    except ImportError:
+    if tracking is None:
         raise ModelNotFoundError(
             f"MODEL_URI={uri} is not a folder, and resolving it needs MLflow (the `train` extra);"
             " in the image, mount the model folder and point MODEL_URI at it"
-        ) from None
-    from ..training.tracking import use_tracking_store
-
-    use_tracking_store(Settings())
-    folder = _mlmodel_folder(Path(mlflow.artifacts.download_artifacts(uri)))
+        )
+    tracking.use_tracking_store(Settings())
+    folder = _mlmodel_folder(tracking.download_model(uri))
     return ModelSource(folder, _registered_version(folder) or uri)

@@ -21,7 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from ..data.schemas import FEATURES, TARGET
+from ..core.schemas import FEATURES, TARGET
 
 PRIMARY_METRIC = "f1_macro"
 
@@ -72,12 +72,15 @@ def evaluate(model: Pipeline, test: pd.DataFrame, seed: int) -> Evaluation:
     importance = permutation_importance(
         model, x, y, scoring="f1_macro", n_repeats=10, random_state=seed, n_jobs=1
     )
-    ranked = pd.Series(importance.importances_mean, index=x.columns).sort_values()
+    ranked = pd.DataFrame(
+        {"mean": importance.importances_mean, "std": importance.importances_std},
+        index=x.columns,
+    ).sort_values("mean")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ranked.plot.barh(ax=ax, xerr=importance.importances_std[ranked.index.map(x.columns.get_loc)])
+    ranked["mean"].plot.barh(ax=ax, xerr=ranked["std"])
     ax.set_xlabel("drop in macro F1 when the feature is shuffled")
     ax.set_title("Permutation feature importance (test set)")
     fig.tight_layout()
     evaluation.figures["feature_importance.png"] = fig
-    evaluation.metrics |= {f"importance_{name}": float(v) for name, v in ranked.items()}
+    evaluation.metrics |= {f"importance_{name}": float(v) for name, v in ranked["mean"].items()}
     return evaluation

@@ -35,17 +35,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.tree import BaseDecisionTree
 
-from ..data.schemas import (
-    CATEGORICAL_FEATURES,
-    FEATURES,
-    NUMERIC_FEATURES,
-    input_contract,
-)
-from ..serving.runtime import (
-    CLASSES_METADATA,
-    MISSING_CATEGORY,
-    OnnxPredictor,
-)
+from ..core.predictor import CLASSES_METADATA, MISSING_CATEGORY, OnnxPredictor
+from ..core.schemas import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, input_contract
 
 PARITY_TOLERANCE = 1e-5
 # Opset 21 runs on every onnxruntime the project allows (>= 1.18).
@@ -87,8 +78,9 @@ def export_onnx(model: Pipeline, test: pd.DataFrame) -> OnnxExport:
     x = _parity_rows(test[list(FEATURES)])
     if x.empty:
         return OnnxExport(None, reason="no test rows to prove parity on")
+    contract = input_contract()
     try:
-        labels, proba = OnnxPredictor(input_contract(), onx).predict(columns_of(x))
+        labels, proba = OnnxPredictor(contract, onx).predict(contract.to_columns(x))
     except RUNTIME_ERRORS as err:
         return OnnxExport(None, reason=f"ONNX Runtime cannot run the export: {_explain(err)}")
 
@@ -106,16 +98,6 @@ def export_onnx(model: Pipeline, test: pd.DataFrame) -> OnnxExport:
     return OnnxExport(onx, diff)
 
 
-def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The frame as the column arrays the server hands to a predictor: NaN and None for NA."""
-    return {
-        name: frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        if name in NUMERIC_FEATURES
-        else frame[name].to_numpy(dtype=object, na_value=None)
-        for name in FEATURES
-    }
-
-
 def _convert(model: Pipeline) -> bytes:
     # One [n, 1] input per feature, typed from the schema: float64 numbers, string categories.
     kinds: dict[str, Any] = {name: DoubleTensorType([None, 1]) for name in NUMERIC_FEATURES}
@@ -129,7 +111,7 @@ def _convert(model: Pipeline) -> bytes:
     )
     classes = json.dumps([str(c) for c in model.classes_])
     onnx.helper.set_model_props(onx, {CLASSES_METADATA: classes})
-    return onx.SerializeToString()
+    return bytes(onx.SerializeToString())
 
 
 def _as_exported(model: Pipeline) -> BaseEstimator:

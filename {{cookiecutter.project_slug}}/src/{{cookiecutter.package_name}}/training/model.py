@@ -6,8 +6,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..data.schemas import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from ..settings import Settings
+from ..core.schemas import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from ..core.settings import Settings
 
 
 def build_model(settings: Settings) -> Pipeline:

@@ -16,10 +16,12 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ..data.layers import read_curated
-from ..settings import Settings
+from ..core.errors import UserError
+from ..core.files import replaced_atomically
+from ..core.settings import Settings
+from ..core.tracking import configure_tracking, load_model
+from ..data.prepare import read_curated
 from .evaluate import PRIMARY_METRIC, baseline_score, score
-from .tracking import configure_tracking, load_model
 from .train import Candidate
 
 CHAMPION = "champion"
@@ -27,7 +29,7 @@ CHALLENGER = "challenger"
 FLOAT_NOISE = 1e-9  # scores are ratios: 0.3 - 0.2 must count as a gain of 0.1
 
 
-class GateFailedError(Exception):
+class GateFailedError(UserError):
     """The candidate did not clear the gate; the message says which rule and by how much."""
 
 
@@ -68,7 +70,6 @@ class Registration:
 
     def write(self, path: Path, model_name: str) -> None:
         """Record the outcome for a release workflow: it deploys the champion, new or not."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         outcome = {
             "model_name": model_name,
             "registered_version": self.version,
@@ -76,7 +77,8 @@ class Registration:
             "new_champion": self.champion_version == self.version,
             "verdict": self.verdict.explain(),
         }
-        path.write_text(json.dumps(outcome, indent=2) + "\n")
+        with replaced_atomically(path) as partial:
+            partial.write_text(json.dumps(outcome, indent=2) + "\n")
 
 
 def register(settings: Settings, curated_dir: Path, model_dir: Path) -> Registration:

@@ -14,21 +14,15 @@ import skops.io
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from ..data.layers import TEST_FILE, TRAIN_FILE, read_curated
-from ..data.schemas import (
-    FEATURES,
-    TARGET,
-    input_contract,
-)
-from ..serving.runtime import ONNX_FILE
-from ..settings import Settings
+from ..core.files import replaced_atomically
+from ..core.predictor import ONNX_FILE
+from ..core.schemas import FEATURES, TARGET, input_contract
+from ..core.settings import Settings
+from ..core.tracking import configure_tracking, git_tags
+from ..data.prepare import TEST_FILE, TRAIN_FILE, read_curated
 from .evaluate import baseline_score, evaluate
-from .export import (
-    OnnxExport,
-    export_onnx,
-)
+from .export import OnnxExport, export_onnx
 from .model import build_model, model_params
-from .tracking import configure_tracking, git_tags
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +39,9 @@ class Candidate:
 
     def save(self, model_dir: Path) -> Path:
         """Hand the candidate to the register step (the next Azure ML job, or the next call)."""
-        model_dir.mkdir(parents=True, exist_ok=True)
-        path = model_dir / CANDIDATE_FILE
-        path.write_text(json.dumps(asdict(self), indent=2))
+        path = Path(model_dir) / CANDIDATE_FILE
+        with replaced_atomically(path) as partial:
+            partial.write_text(json.dumps(asdict(self), indent=2))
         return path
 
     @classmethod

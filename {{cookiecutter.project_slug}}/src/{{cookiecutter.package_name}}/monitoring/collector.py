@@ -1,7 +1,7 @@
 """Production data collection on an Azure ML online deployment, off the request path.
 
 Azure ML's data collector stores what a deployment scores in the workspace's blob storage, where
-model monitoring and `collected.read_window` read it back. A custom container reaches it through
+model monitoring and `window.read_window` read it back. A custom container reaches it through
 `azureml-ai-monitoring` (the `collect` extra): its `Collector` posts pandas DataFrames to a
 sidecar that Azure ML runs when the deployment spec has a `data_collector:` block, and points
 the package to with environment variables (`AZUREML_MDC_CONFIG_PATH`, a JSON file listing the
@@ -70,6 +70,12 @@ def collection_configured(environ: Mapping[str, str] = os.environ) -> bool:
     return bool(environ.get(CONFIG_PATH_VARIABLE)) or (
         environ.get(ENABLED_VARIABLE, "").lower() == "true"
     )
+
+
+def scoring_observers() -> list["ModelDataCollector"]:
+    """The plugin hook: the data collector as the server's observer, when there is one."""
+    collector = model_data_collector()
+    return [] if collector is None else [collector]
 
 
 def model_data_collector() -> "ModelDataCollector | None":

@@ -1,14 +1,14 @@
-"""The lakehouse layers on disk: local folders here, Azure ML input/output folders in a job."""
+"""The prepare step: raw -> refined -> curated, on local folders or Azure ML job folders."""
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .features import split
+from ..core.files import replaced_atomically
+from ..core.schemas import Curated, Raw
 from .ingest import read_raw, validate
-from .schemas import Curated, Raw
+from .split import split
 from .wrangle import refine
 
 REFINED_FILE = "penguins.parquet"
@@ -50,22 +50,17 @@ def prepare(
         rows=len(refined),
     )
     for df, path in ((refined, paths.refined), (train, paths.train), (test, paths.test)):
-        write_parquet(df, path)
-    (Path(curated_dir) / MLTABLE_FILE).write_text(MLTABLE, encoding="utf-8")
+        with replaced_atomically(path) as partial:
+            df.to_parquet(partial, index=False)
+    with replaced_atomically(Path(curated_dir) / MLTABLE_FILE) as partial:
+        partial.write_text(MLTABLE, encoding="utf-8")
     return paths
 
 
 def read_curated(curated_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The train and test sets, validated again: the curated layer may come from elsewhere."""
-    return tuple(  # type: ignore[return-value]
+    train, test = (
         validate(pd.read_parquet(Path(curated_dir) / name), Curated, layer=f"curated {name}")
         for name in (TRAIN_FILE, TEST_FILE)
     )
-
-
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write atomically: readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    df.to_parquet(partial, index=False)
-    os.replace(partial, path)
+    return train, test

@@ -2,11 +2,12 @@
 
 import os
 import subprocess
+from pathlib import Path
 
 import mlflow
 from sklearn.pipeline import Pipeline
 
-from ..settings import Settings
+from .settings import Settings
 
 
 def in_azureml_job() -> bool:
@@ -21,7 +22,7 @@ def use_tracking_store(settings: Settings) -> str:
     """
     if "MLFLOW_TRACKING_URI" not in os.environ:
         mlflow.set_tracking_uri(settings.tracking_uri)
-    return mlflow.get_tracking_uri()
+    return str(mlflow.get_tracking_uri())
 
 
 def configure_tracking(settings: Settings) -> str:
@@ -56,3 +57,12 @@ def load_model(model_uri: str) -> Pipeline:
     """
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     return mlflow.sklearn.load_model(model_uri)
+
+
+def download_model(model_uri: str, destination: Path | None = None) -> Path:
+    """A local copy of a model (`models:/<name>@<alias>`, `runs:/...`): the folder to serve."""
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            model_uri, dst_path=None if destination is None else str(destination)
+        )
+    )

@@ -1,6 +1,6 @@
 """The input contract of a model: the fields a request carries, their types and allowed values.
 
-It is derived from the data schema when a model is logged (`data.schemas.input_contract`) and
+It is derived from the data schema when a model is logged (`core.schemas.input_contract`) and
 travels inside the model folder, so the server validates exactly what that model was trained on,
 with one source of truth and no pandas or pandera in the serving image.
 """
@@ -8,11 +8,18 @@ with one source of truth and no pandas or pandera in the serving image.
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 CONTRACT_FILE = "input_contract.json"
+
+
+class Table(Protocol):
+    """Values by column name: a DataFrame, or a dict of lists or arrays."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,16 @@ class Contract:
         features = json.loads(path.read_text())
         return cls(tuple(Feature(**f | {"categories": tuple(f["categories"])}) for f in features))
 
+    def to_columns(self, table: Table) -> dict[str, np.ndarray]:
+        """What a predictor takes: one 1-D array per feature, float64 (NaN for a missing value)
+        for numbers, objects (None or NaN for a missing value) for categories. `table` maps each
+        feature to its values: a DataFrame, or a dict of lists or arrays. Other keys are ignored;
+        checking values against the contract is the caller's job."""
+        return {
+            f.name: np.asarray(table[f.name], dtype=np.float64 if f.kind == "number" else object)
+            for f in self.features
+        }
+
     def record_model(self) -> type[BaseModel]:
         """A pydantic model of one record: every field required, extra fields refused."""
         fields: dict[str, Any] = {f.name: (_annotation(f), ...) for f in self.features}
@@ -68,7 +85,7 @@ def model_file(folder: Path, name: str) -> Path | None:
 
 def _annotation(feature: Feature) -> Any:
     if feature.kind == "category":
-        kind: Any = Literal[feature.categories]  # type: ignore[valid-type]
+        kind: Any = Literal[feature.categories]
     else:
         # Strict: "41.5" and true are wrong types, not numbers to guess from; ints are numbers.
         number = Field(strict=True, allow_inf_nan=False, ge=feature.minimum, le=feature.maximum)

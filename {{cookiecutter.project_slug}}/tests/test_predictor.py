@@ -1,11 +1,9 @@
-"""Serving through ONNX Runtime: parity with the pipeline, and the native pipeline as fallback."""
+"""The model's exported form: ONNX Runtime with parity to the pipeline, the pipeline as fallback."""
 
 import logging
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,77 +11,76 @@ from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from {{ cookiecutter.package_name }}.data.layers import read_curated
-from {{ cookiecutter.package_name }}.data.schemas import (
-    FEATURES,
-    TARGET,
-    input_contract,
-)
-from {{ cookiecutter.package_name }}.serving.contract import (
+from {{ cookiecutter.package_name }}.core.contract import (
     CONTRACT_FILE,
     model_file,
 )
-from {{ cookiecutter.package_name }}.serving.runtime import (
+from {{ cookiecutter.package_name }}.core.predictor import (
     ONNX_FILE,
     OnnxPredictor,
     Predictor,
     load_predictor,
 )
-from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.training import export
-from {{ cookiecutter.package_name }}.training import train as train_module
+from {{ cookiecutter.package_name }}.core.schemas import (
+    FEATURES,
+    TARGET,
+    input_contract,
+)
+from {{ cookiecutter.package_name }}.core.settings import (
+    Settings,
+)
+from {{ cookiecutter.package_name }}.core.tracking import (
+    configure_tracking,
+    download_model,
+    load_model,
+)
+from {{ cookiecutter.package_name }}.data.prepare import (
+    read_curated,
+)
+from {{ cookiecutter.package_name }}.training import (
+    export,
+)
+from {{ cookiecutter.package_name }}.training import (
+    train as train_module,
+)
 from {{ cookiecutter.package_name }}.training.export import (
     PARITY_TOLERANCE,
-    columns_of,
     export_onnx,
 )
-from {{ cookiecutter.package_name }}.training.model import build_model
-from {{ cookiecutter.package_name }}.training.tracking import load_model
-from {{ cookiecutter.package_name }}.training.train import train
+from {{ cookiecutter.package_name }}.training.model import (
+    build_model,
+)
+from {{ cookiecutter.package_name }}.training.train import (
+    train,
+)
+
+from .conftest import Champion
+
+CONTRACT = input_contract()
 
 
-@pytest.fixture
-def curated(prepared: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return read_curated(prepared.curated_dir)
+@pytest.fixture(scope="module")
+def curated(champion: Champion) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return read_curated(champion.curated_dir)
 
 
-@pytest.fixture
-def model(prepared: Settings, curated: tuple[pd.DataFrame, pd.DataFrame]) -> Pipeline:
+@pytest.fixture(scope="module")
+def model(champion: Champion, curated: tuple[pd.DataFrame, pd.DataFrame]) -> Pipeline:
+    """The champion's pipeline, fitted again: for the export tests, which need no MLflow."""
     train_df, _ = curated
-    return build_model(prepared).fit(train_df[list(FEATURES)], train_df[TARGET])
-
-
-@dataclass(frozen=True)
-class Logged:
-    """A trained model as MLflow logged it, downloaded as the folder a server is given."""
-
-    run_id: str
-    folder: Path
-
-
-def train_and_download(settings: Settings, tmp_path: Path) -> Logged:
-    candidate = train(settings, settings.curated_dir, tmp_path / "candidate")
-    folder = mlflow.artifacts.download_artifacts(
-        candidate.model_uri, dst_path=str(tmp_path / "served")
-    )
-    return Logged(candidate.run_id, Path(folder))
-
-
-@pytest.fixture
-def logged(prepared: Settings, tmp_path: Path) -> Logged:
-    return train_and_download(prepared, tmp_path)
+    return build_model(champion.settings).fit(train_df[list(FEATURES)], train_df[TARGET])
 
 
 def with_missing_values(test: pd.DataFrame) -> pd.DataFrame:
-    """The test rows, then the same rows missing two numbers and a category (the test set
-    itself has none), as training data carries them: NaN."""
-    blank = test.assign(bill_length_mm=np.nan, body_mass_g=np.nan, sex=np.nan)
+    """The test rows, then the same rows with every nullable feature missing, as training data
+    carries them (NaN): the imputers' work, whether the test set has missing values or not."""
+    blank = test.assign(**{f.name: np.nan for f in CONTRACT.features if f.nullable})
     return pd.concat([test, blank], ignore_index=True).astype(test.dtypes.to_dict())
 
 
 def assert_predicts_like(predictor: Predictor, native: Pipeline, rows: pd.DataFrame) -> None:
     x = rows[list(FEATURES)]
-    labels, proba = predictor.predict(columns_of(x))
+    labels, proba = predictor.predict(CONTRACT.to_columns(x))
     assert predictor.classes == tuple(native.classes_)
     assert list(labels) == list(native.predict(x))
     assert proba.shape == (len(x), len(native.classes_))
@@ -98,10 +95,10 @@ def test_the_export_predicts_like_the_pipeline(
 
     assert exported.onnx is not None, exported.reason
     assert exported.reason is None
+    assert exported.max_proba_diff is not None
     assert 0 <= exported.max_proba_diff <= PARITY_TOLERANCE
-    assert_predicts_like(
-        OnnxPredictor(input_contract(), exported.onnx), model, with_missing_values(test_df)
-    )
+    exported_predictor = OnnxPredictor(CONTRACT, exported.onnx)
+    assert_predicts_like(exported_predictor, model, with_missing_values(test_df))
 
 
 def test_a_step_that_cannot_convert_gives_no_onnx_and_says_why(
@@ -121,6 +118,7 @@ def test_a_step_that_cannot_convert_gives_no_onnx_and_says_why(
 
     assert exported.onnx is None
     assert exported.max_proba_diff is None
+    assert exported.reason is not None
     assert "cannot convert" in exported.reason
     assert "FunctionTransformer" in exported.reason
 
@@ -134,51 +132,54 @@ def test_failed_parity_gives_no_onnx_and_the_measured_numbers(
 
     assert exported.onnx is None
     assert exported.max_proba_diff is not None
+    assert exported.reason is not None
     assert "0 labels differ" in exported.reason
     assert f"max |probability diff| is {exported.max_proba_diff:.3g}" in exported.reason
 
 
 def test_the_logged_model_serves_with_onnx_like_the_native_pipeline(
-    logged: Logged, curated: tuple[pd.DataFrame, pd.DataFrame]
+    champion: Champion, curated: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
-    run = MlflowClient().get_run(logged.run_id)
+    configure_tracking(champion.settings)
+    run = MlflowClient().get_run(champion.run_id)
     assert run.data.tags["serving.flavor"] == "onnx"
     assert run.data.metrics["onnx_max_proba_diff"] <= PARITY_TOLERANCE
-    assert model_file(logged.folder, ONNX_FILE) is not None
-    assert model_file(logged.folder, CONTRACT_FILE) is not None
+    assert model_file(champion.folder, ONNX_FILE) is not None
+    assert model_file(champion.folder, CONTRACT_FILE) is not None
 
-    predictor = load_predictor(logged.folder)
+    predictor = load_predictor(champion.folder)
 
     assert predictor.flavor == "onnx"
-    assert predictor.contract == input_contract()
-    native = load_model(str(logged.folder))
+    assert predictor.contract == CONTRACT
+    native = load_model(str(champion.folder))
     assert_predicts_like(predictor, native, with_missing_values(curated[1]))
-    one_per_core = load_predictor(logged.folder, threads=0)  # the batch scoring setting
+    one_per_core = load_predictor(champion.folder, threads=0)  # the batch scoring setting
     assert_predicts_like(one_per_core, native, with_missing_values(curated[1]))
 
 
 def test_without_the_onnx_file_the_native_pipeline_serves_with_a_warning(
-    logged: Logged,
+    champion: Champion,
     curated: tuple[pd.DataFrame, pd.DataFrame],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    folder = Path(shutil.copytree(logged.folder, tmp_path / "without-onnx"))
-    model_file(folder, ONNX_FILE).unlink()
+    folder = Path(shutil.copytree(champion.folder, tmp_path / "without-onnx"))
+    onnx_file = model_file(folder, ONNX_FILE)
+    assert onnx_file is not None
+    onnx_file.unlink()
 
     with caplog.at_level(logging.WARNING):
         predictor = load_predictor(folder)
 
     assert predictor.flavor == "sklearn"
     assert any(ONNX_FILE in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
-    native = load_model(str(logged.folder))
+    native = load_model(str(champion.folder))
     assert_predicts_like(predictor, native, with_missing_values(curated[1]))
 
 
 def test_a_pipeline_that_cannot_convert_is_logged_for_the_native_path(
     prepared: Settings,
     tmp_path: Path,
-    curated: tuple[pd.DataFrame, pd.DataFrame],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -194,18 +195,20 @@ def test_a_pipeline_that_cannot_convert_is_logged_for_the_native_path(
 
     monkeypatch.setattr(train_module, "build_model", unconvertible)
     with caplog.at_level(logging.WARNING):
-        logged = train_and_download(prepared, tmp_path)
+        candidate = train(prepared, prepared.curated_dir, tmp_path / "candidate")
+    folder = download_model(candidate.model_uri, tmp_path / "served")
 
-    run = MlflowClient().get_run(logged.run_id)
+    run = MlflowClient().get_run(candidate.run_id)
     assert run.data.tags["serving.flavor"] == "sklearn"
     assert "FunctionTransformer" in run.data.tags["serving.fallback_reason"]
     assert "onnx_max_proba_diff" not in run.data.metrics
     assert any("not exported to ONNX" in r.getMessage() for r in caplog.records)
-    assert model_file(logged.folder, ONNX_FILE) is None
-    assert model_file(logged.folder, CONTRACT_FILE) is not None
+    assert model_file(folder, ONNX_FILE) is None
+    assert model_file(folder, CONTRACT_FILE) is not None
 
-    predictor = load_predictor(logged.folder)
+    predictor = load_predictor(folder)
 
     assert predictor.flavor == "sklearn"
-    native = load_model(str(logged.folder))
-    assert_predicts_like(predictor, native, with_missing_values(curated[1]))
+    native = load_model(str(folder))
+    _, test_df = read_curated(prepared.curated_dir)
+    assert_predicts_like(predictor, native, with_missing_values(test_df))

@@ -1,6 +1,7 @@
-"""Typed settings: one place for every knob, overridable from the environment.
+"""Typed settings of the pipeline and of serving, each overridable from the environment.
 
-`Settings` drives data preparation and training; `ServingSettings` the API and batch scoring.
+`Settings` drives data preparation, training and the quality gate; `ServingSettings` the API and
+batch scoring. The model itself is in training/model.py, the data contract in core/schemas.py.
 Each field of `Settings` can be set with an environment variable named `{{ cookiecutter.package_name | upper }}_<FIELD>`
 (for example `{{ cookiecutter.package_name | upper }}_TEST_SIZE=0.3`). Paths are relative to the working
 directory, which is the project root for `make` targets and the code folder in Azure ML jobs.

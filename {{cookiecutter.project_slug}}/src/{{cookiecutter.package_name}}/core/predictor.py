@@ -1,7 +1,7 @@
 """The served model: ONNX Runtime on the exported pipeline, the native pipeline as fallback.
 
 Training exports the pipeline to ONNX and proves that it predicts like the pipeline itself
-(`training.export`); `model.onnx` then travels inside the MLflow model folder, and this module
+(`training/export.py`); `model.onnx` then travels inside the MLflow model folder, and this module
 serves it with ONNX Runtime and numpy only: no pandas, scikit-learn or MLflow in the serving
 image, and microseconds instead of milliseconds per record. A model logged without `model.onnx`
 (a step that cannot convert, or failed parity) is served by the native pipeline, loaded from
@@ -33,6 +33,7 @@ MISSING_CATEGORY = ""
 # bit-identical to scikit-learn's, which is what makes parity within 1e-5 possible.
 ONNX_INPUT_TYPES = {"number": "tensor(double)", "category": "tensor(string)"}
 ONNX_OUTPUTS = ("label", "probabilities")
+NONE = np.array(None, dtype=object)  # compared element-wise with an object array
 
 Flavor = Literal["onnx", "sklearn"]
 
@@ -169,7 +170,7 @@ def _nan_for_none(values: np.ndarray) -> np.ndarray:
 
 def _missing(values: np.ndarray) -> np.ndarray:
     """None, and NaN too (a pandas caller's missing value): NaN is the one value != itself."""
-    return np.equal(values, None) | np.not_equal(values, values)
+    return np.asarray(np.equal(values, NONE) | np.not_equal(values, values), dtype=bool)
 
 
 def _load_native(model_dir: Path) -> Any:

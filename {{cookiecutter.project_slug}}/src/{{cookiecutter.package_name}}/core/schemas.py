@@ -9,7 +9,7 @@ import pandera.pandas as pa
 from pandas.api.types import is_numeric_dtype
 from pandera.typing import Series
 
-from ..serving.contract import Contract, Feature
+from .contract import Contract, Feature
 
 TARGET = "species"
 SPECIES = ("Adelie", "Chinstrap", "Gentoo")

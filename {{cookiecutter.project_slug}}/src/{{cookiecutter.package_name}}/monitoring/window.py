@@ -1,9 +1,9 @@
-"""What the data collector stored, read back for drift detection.
+"""A time window of what the data collector stored, read back for drift detection.
 
 Azure ML writes each collection under
 `modelDataCollector/<endpoint>/<deployment>/<collection>/YYYY/MM/DD/HH/<instance>.jsonl`
 in the workspace's blob store: one JSON object per line, whose `data` holds the records of one
-or more requests (the `model_inputs` of `collection.py`, as `DataFrame.to_json(orient="records")`
+or more requests (the `model_inputs` of `collector.py`, as `DataFrame.to_json(orient="records")`
 wrote them). Point `read_window` at a collection folder, or at an endpoint's folder to read
 the inputs of every deployment it had in the window (releases replace deployments).
 """
@@ -33,7 +33,7 @@ def read_window(
     folder = Path(folder)
     end = _utc(now or datetime.now(timezone.utc))
     start = end - timedelta(days=days)
-    records: list[dict] = []
+    records: list[dict[str, object]] = []
     for path in sorted(folder.rglob("*.jsonl")):
         relative = path.relative_to(folder)
         if folder.name != collection and collection not in relative.parts:
@@ -58,13 +58,14 @@ def _partition(relative: Path) -> tuple[datetime, datetime] | None:
     if len(parts) not in (3, 4):
         return None
     try:
-        begin = datetime(*map(int, parts), tzinfo=timezone.utc)  # type: ignore[misc]
+        year, month, day, hour = (*map(int, parts), 0)[:4]
+        begin = datetime(year, month, day, hour, tzinfo=timezone.utc)
     except ValueError:
         return None
     return begin, begin + (timedelta(hours=1) if len(parts) == 4 else timedelta(days=1))
 
 
-def _records(path: Path) -> list[dict]:
+def _records(path: Path) -> list[dict[str, object]]:
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
