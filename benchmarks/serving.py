@@ -1,139 +1,77 @@
-"""Benchmark the serving path on the champion: our API against `mlflow models serve`, the
-in-process predict floor, batch scoring, and the installed size of the serving dependencies.
+"""Benchmark a freshly baked project's serving path against `mlflow models serve`.
 
-Run it from the project root in the dev environment, after `make train`: `make bench`, or
-`.venv/bin/python scripts/bench.py --help` for the knobs. Servers run on loopback, one at a time,
-each loaded for a fixed time with the same 1-row request. It measures and prints, and exits 0
-whatever the numbers: timings on a shared laptop or CI runner are a report, not a test.
+It bakes the template with the default answers (level 0), runs the baked project's `make install`
+and `make train`, then measures, inside the baked project's venv, on its champion: our API (ONNX
+Runtime) against `mlflow models serve` with the same 1-row request, the in-process predict floor
+(ONNX predictor and native scikit-learn pipeline), batch scoring, and the installed size of the
+serving dependencies against full MLflow's. It prints a table and a verdict per bar.
+
+    .venv/bin/python benchmarks/serving.py                 # from the template root (`make bench`)
+    .venv/bin/python benchmarks/serving.py --duration 3    # quick, for CI
+
+Exit codes: 0 measured (whatever the figures), 1 could not run (bake, install, train, a server
+that never got ready), 3 a bar missed under --strict. The measuring half runs as
+`<project>/.venv/bin/python benchmarks/serving.py --measure --project <dir>`, because it imports
+the baked package; run it so yourself to measure a project kept with --workdir again.
 """
 
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-import mlflow
-import numpy as np
-import pandas as pd
-
-from {{ cookiecutter.package_name }}.data.layers import (
-    TEST_FILE,
-)
-from {{ cookiecutter.package_name }}.serving.batch import (
-    score_files,
-)
-from {{ cookiecutter.package_name }}.serving.contract import (
-    Contract,
-)
-from {{ cookiecutter.package_name }}.serving.runtime import (
-    Predictor,
-    load_predictor,
-)
-from {{ cookiecutter.package_name }}.settings import (
-    Settings,
-)
-from {{ cookiecutter.package_name }}.training.tracking import (
-    load_model,
-    use_tracking_store,
-)
-
-PACKAGE = Settings.__module__.split(".")[0]
+TEMPLATE = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 CHUNK_ROWS = 65_536  # score_files' default batch size
 SCORED = "score_files end to end: read+predict+write"
+# Where the driver finds uv, which the baked project's `make install` calls.
+TEMPLATE_BIN = TEMPLATE / ".venv" / "bin"
+# Unset for the baked project's make: this process's venv and make are not the project's.
+UNSET = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
 
-# The issue's bars.
+# The bars of the template's design (see benchmarks/README.md).
 MIN_SPEEDUP = 10.0
 MAX_P99_MS = 10.0
 MIN_BATCH_ROWS_PER_S = 200_000
 MAX_SIZE_RATIO = 1 / 3
 
 
-@dataclass(frozen=True)
-class Load:
-    """What a load generator saw: completed requests, elapsed time, latency, non-200 answers."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
-# How to start a server: its command, its environment, and the path that answers 200 when ready.
-Launch = tuple[list[str], dict[str, str], str]
-
-
-@dataclass(frozen=True)
-class Target:
-    method: str
-    path: str
-    body: bytes | None = None
+class BenchmarkError(Exception):
+    """The benchmark cannot run: bake, install, train, a server or the model failed."""
 
 
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up servers on kill too
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    settings = Settings()
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        workdir = Path(tmp)
-        version, folder = download_champion(settings, workdir)
-        contract = Contract.load(folder)
-        test = pd.read_parquet(settings.curated_dir / TEST_FILE)[list(contract.names)]
-        row = test.dropna().iloc[[0]]
-        payloads = {
-            "records": json.dumps({"records": _records(row)}).encode(),
-            "split": json.dumps({"dataframe_split": _split(row)}).encode(),
-        }
-        generator = pick_generator(args.load_generator, args, workdir)
-        report = Report(args, version, generator.name)
-        http_benchmarks(args, folder, payloads, generator, workdir, report)
-        native = load_model(str(folder))
-        say("timing 1-row predictions in process")
-        report.floors["native scikit-learn pipeline"] = _time_calls(
-            lambda: native.predict_proba(row), args.native_calls
-        )
-        try:
-            predictor = load_predictor(folder)
-        except Exception as err:  # reported; the other measurements still stand
-            report.notes.append(f"load_predictor failed: {type(err).__name__}: {err}")
-        else:
-            report.flavor = predictor.flavor
-            columns = _columns(row, predictor.contract)
-            report.floors[f"{predictor.flavor} predictor"] = _time_calls(
-                lambda: predictor.predict(columns), args.calls
-            )
-            # Batch scoring runs ONNX Runtime with one thread per core, as `score` does.
-            batch(args, load_predictor(folder, threads=0), native, test, version, workdir, report)
-        if not args.no_sizes:
-            sizes(folder, workdir, report)
-    report.print()
-    return 0
+    try:
+        return measure(args) if args.measure else drive(args)
+    except BenchmarkError as err:
+        print(f"benchmark failed: {err}", file=sys.stderr)
+        return 1
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
+    add("--workdir", type=Path, help="bake here and keep it (default: a temporary folder)")
+    add("--strict", action="store_true", help="exit 3 when a figure misses its bar")
     add("--duration", type=int, default=10, help="seconds of load per endpoint (1-120)")
     add("--warmup", type=int, default=2, help="seconds of unmeasured load before each (0-30)")
     add("--connections", type=int, default=8, help="concurrent keep-alive connections (1-64)")
@@ -142,10 +80,14 @@ def parse_args() -> argparse.Namespace:
     add("--wrk-threads", type=int, default=1, help="wrk threads (the machine has few cores)")
     add("--rows", type=int, default=1_000_000, help="rows of the synthetic batch input")
     add("--native-rows", type=int, default=200_000, help="rows for the native batch predict")
-    add("--calls", type=int, default=2000, help="1-row calls to time the compiled predictor")
+    add("--calls", type=int, default=2000, help="1-row calls to time the ONNX predictor")
     add("--native-calls", type=int, default=200, help="1-row calls to time the native pipeline")
     add("--no-mlflow", action="store_true", help="skip `mlflow models serve`")
     add("--no-sizes", action="store_true", help="skip the installed-size comparison")
+    inner = parser.add_argument_group("the measuring half, in a baked project's venv")
+    inner.add_argument("--measure", action="store_true", help="measure an installed project")
+    inner.add_argument("--project", type=Path, default=Path("."), help="its folder, trained")
+    inner.add_argument("--package", help="its import name (default: the one under src/)")
     args = parser.parse_args()
     bounds = {"duration": (1, 120), "warmup": (0, 30), "connections": (1, 64), "workers": (1, 8)}
     for name, (low, high) in bounds.items():
@@ -158,41 +100,193 @@ def say(message: str) -> None:
     print(f"> {message}", file=sys.stderr, flush=True)
 
 
-# The champion -----------------------------------------------------------------------------
+# The driver: bake, install, train, measure -----------------------------------------------
 
 
-def download_champion(settings: Settings, workdir: Path) -> tuple[str, Path]:
-    """The champion's version and a local copy of its folder; exit 2 when there is none."""
-    uri = use_tracking_store(settings)
-    store = uri.removeprefix("sqlite:///")
-    if uri.startswith("sqlite:///") and not Path(store).exists():
-        _no_champion(f"{store} does not exist")
+def drive(args: argparse.Namespace) -> int:
+    """Bake the defaults into the work folder, install and train there, measure with its venv."""
+    start = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env["PATH"] = f"{TEMPLATE_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    if not shutil.which("uv", path=env["PATH"]):
+        raise BenchmarkError(
+            f"no uv in {TEMPLATE_BIN} or on PATH: run `make install` in {TEMPLATE}"
+        )
+    with contextlib.ExitStack() as stack:
+        if args.workdir is None:
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        else:
+            base = args.workdir.resolve()
+            base.mkdir(parents=True, exist_ok=True)
+        say(f"template {_template_version()}, baking into {base}")
+        # -f: a kept work folder is baked over, so its venv and tracking store are reused.
+        bake = [sys.executable, "-m", "cookiecutter", "--no-input", "-f", "-o", str(base)]
+        _step("bake", [*bake, str(TEMPLATE)], TEMPLATE, env, base)
+        project = _baked_project(base)
+        _step("make install", ["make", "install"], project, env, base)
+        _step("make train", ["make", "train"], project, env, base)
+        package = find_package(project)
+        command = [str(project / ".venv" / "bin" / "python"), str(Path(__file__).resolve())]
+        command += [*sys.argv[1:], "--measure", "--project", str(project), "--package", package]
+        say(f"measuring {package} with {project}/.venv/bin/python")
+        code = _wait(subprocess.Popen(command, cwd=project, env=env))
+    say(f"total wall time {time.perf_counter() - start:.0f} s")
+    return code
+
+
+def _step(name: str, command: list[str], cwd: Path, env: dict[str, str], logs: Path) -> None:
+    """Run one step with its output in a log file; its tail in the failure if it fails."""
+    say(f"{name}...")
+    log = logs / f"{name.replace(' ', '-')}.log"
+    start = time.perf_counter()
+    with log.open("wb") as out:
+        done = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode:
+        tail = _tail(log, lines=25, sep="\n")
+        raise BenchmarkError(f"{name} exited with {done.returncode}, its log ends:\n{tail}")
+    say(f"{name} done ({time.perf_counter() - start:.1f} s, log {log})")
+
+
+def _wait(process: subprocess.Popen) -> int:
+    """The exit code of the measuring process; on our own exit, stop it so it stops its servers."""
+    try:
+        return process.wait()
+    except BaseException:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(30)
+        raise
+
+
+def _baked_project(base: Path) -> Path:
+    found = [p for p in base.iterdir() if (p / "Makefile").is_file() and (p / "src").is_dir()]
+    if len(found) != 1:
+        raise BenchmarkError(
+            f"expected one baked project in {base}, found {[p.name for p in found]}"
+        )
+    return found[0]
+
+
+def find_package(project: Path) -> str:
+    found = [p.parent.name for p in (project / "src").glob("*/__init__.py")]
+    if len(found) != 1:
+        raise BenchmarkError(f"expected one package under {project}/src, found {found}")
+    return found[0]
+
+
+def _template_version() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=TEMPLATE, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "(not a git checkout)"
+    return commit + (" with uncommitted changes" if git("status", "--porcelain") else "")
+
+
+# The measuring half: in the baked project's venv ----------------------------------------
+
+
+def import_project(package: str) -> SimpleNamespace:
+    """The modules of the baked package this benchmark uses, by their role."""
+    modules = {
+        "settings": "core.settings",
+        "contract": "core.contract",
+        "predictor": "core.predictor",
+        "tracking": "core.tracking",
+        "prepare": "data.prepare",
+        "batch": "serving.batch",
+    }
+    return SimpleNamespace(
+        name=package,
+        **{role: importlib.import_module(f"{package}.{path}") for role, path in modules.items()},
+    )
+
+
+def measure(args: argparse.Namespace) -> int:
+    project = args.project.resolve()
+    os.chdir(project)  # the settings' paths (data/, mlruns.db) are relative to the project
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    pkg = import_project(args.package or find_package(project))
+    settings = pkg.settings.Settings()
+    with tempfile.TemporaryDirectory(prefix="bench-measure-") as tmp:
+        workdir = Path(tmp)
+        version, folder = download_champion(pkg, settings, workdir)
+        contract = pkg.contract.Contract.load(folder)
+        _, test = pkg.prepare.read_curated(settings.curated_dir)
+        test = test[list(contract.names)]
+        row = test.dropna().iloc[[0]]
+        records = json.loads(row.to_json(orient="records"))
+        split = json.loads(row.to_json(orient="split", index=False))
+        payloads = {
+            "records": json.dumps({"records": records}),
+            "split": json.dumps({"dataframe_split": split}),
+        }
+        generator = pick_generator(args, workdir)
+        report = Report(args, pkg.name, version, generator.name)
+        http_benchmarks(args, pkg.name, folder, payloads, generator, workdir, report)
+
+        say("timing 1-row predictions in process")
+        native = pkg.tracking.load_model(str(folder))
+        report.floors["native scikit-learn pipeline"] = _time_calls(
+            lambda: native.predict_proba(row), args.native_calls
+        )
+        try:
+            predictor = pkg.predictor.load_predictor(folder)
+        except Exception as err:
+            raise BenchmarkError(f"load_predictor failed: {type(err).__name__}: {err}") from err
+        report.flavor = predictor.flavor
+        columns = contract.to_columns(row)
+        report.floors[f"{predictor.flavor} predictor"] = _time_calls(
+            lambda: predictor.predict(columns), args.calls
+        )
+        # Batch scoring runs ONNX Runtime with one thread per core, as `score` does.
+        batch_predictor = pkg.predictor.load_predictor(folder, threads=0)
+        batch(args, pkg, batch_predictor, native, test, version, workdir, report)
+        if not args.no_sizes:
+            sizes(pkg.name, folder, workdir, report)
+    report.print()
+    if report.failures:
+        return 1
+    return 3 if args.strict and report.missed else 0
+
+
+def download_champion(pkg: SimpleNamespace, settings: Any, workdir: Path) -> tuple[str, Path]:
+    """The champion's version and a local copy of its folder."""
+    import mlflow
+
+    pkg.tracking.use_tracking_store(settings)
     try:
         alias = mlflow.MlflowClient().get_model_version_by_alias(settings.model_name, "champion")
     except mlflow.exceptions.MlflowException as err:
-        _no_champion(str(err).splitlines()[0])
+        raise BenchmarkError(
+            f"no champion model ({str(err).splitlines()[0]}): run `make train`"
+        ) from err
     say(f"downloading {settings.model_name} version {alias.version} (champion)")
-    target = workdir / str(alias.version)  # the folder name is the version our server reports
     uri = f"models:/{settings.model_name}/{alias.version}"
-    root = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(target)))
+    # The folder is named after the version: the version our server reports for a folder.
+    root = pkg.tracking.download_model(uri, workdir / str(alias.version))
     folder = min(root.rglob("MLmodel"), key=lambda p: len(p.parts)).parent
     return str(alias.version), folder
 
 
-def _no_champion(reason: str) -> None:
-    print(f"no champion model ({reason}): run `make train` first", file=sys.stderr)
-    sys.exit(2)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.to_json(orient="records"))
-
-
-def _split(frame: pd.DataFrame) -> dict[str, Any]:
-    return json.loads(frame.to_json(orient="split", index=False))
-
-
 # Servers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start a server, and the path that answers 200 once it is ready."""
+
+    command: list[str]
+    env: dict[str, str]
+    probe: str
 
 
 def free_port() -> int:
@@ -204,14 +298,17 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(name: str, launch: Launch, port: int, log: Path) -> Iterator[None]:
     """Start a server in its own process group, wait until its probe answers 200, stop it after."""
-    command, env, probe = launch
     say(f"starting {name} on port {port}")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            launch.command,
+            env=launch.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
-        _wait_ready(process, port, probe, log, timeout=180)
+        _wait_ready(process, port, launch.probe, log, timeout=180)
         yield
     finally:
         _stop(process)
@@ -224,14 +321,14 @@ def _wait_ready(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}: {_tail(log)}")
+            raise BenchmarkError(f"exited with {process.returncode}: {_tail(log)}")
         status, body = _send(port, Target("GET", probe), timeout=2)
         if status == 200:
             return
         if status == 503 and b'"failed"' in body:  # our /ready: the model will not load
-            raise RuntimeError(f"{probe} answered {body[:300]!r}")
+            raise BenchmarkError(f"{probe} answered {body[:300]!r}")
         time.sleep(0.25)
-    raise RuntimeError(f"not ready after {timeout:.0f} s: {_tail(log)}")
+    raise BenchmarkError(f"not ready after {timeout:.0f} s: {_tail(log)}")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -244,9 +341,9 @@ def _stop(process: subprocess.Popen) -> None:
             return
 
 
-def _tail(log: Path, lines: int = 5) -> str:
+def _tail(log: Path, lines: int = 5, sep: str = " | ") -> str:
     text = log.read_text(errors="replace").strip().splitlines()
-    return " | ".join(text[-lines:]) or "(no output)"
+    return sep.join(text[-lines:]) or "(no output)"
 
 
 def _send(port: int, target: Target, timeout: float = 30) -> tuple[int, bytes]:
@@ -268,25 +365,26 @@ def _send(port: int, target: Target, timeout: float = 30) -> tuple[int, bytes]:
 
 def http_benchmarks(
     args: argparse.Namespace,
+    package: str,
     folder: Path,
-    payloads: dict[str, bytes],
+    payloads: dict[str, str],
     generator: "Generator",
     workdir: Path,
     report: "Report",
 ) -> None:
     """Our server at log level warning (then info), then `mlflow models serve`, one at a time."""
-    predict = Target("POST", "/predict", payloads["records"])
-    invocations = Target("POST", "/invocations", payloads["split"])
+    predict = Target("POST", "/predict", payloads["records"].encode())
+    invocations = Target("POST", "/invocations", payloads["split"].encode())
     health = Target("GET", "/health")
     runs: list[tuple[str, Callable[[int], Launch], list[tuple[str, Target]]]] = [
         (
             "ours, log level warning",
-            lambda port: _ours(folder, port, "warning", args.workers),
+            lambda port: _ours(package, folder, port, "warning", args.workers),
             [("our /predict", predict), ("our /invocations", invocations), ("health", health)],
         ),
         (
             "ours, log level info",
-            lambda port: _ours(folder, port, "info", args.workers),
+            lambda port: _ours(package, folder, port, "info", args.workers),
             [("our /predict, log level info", predict)],
         ),
     ]
@@ -305,16 +403,16 @@ def http_benchmarks(
                 for label, target in targets:
                     status, body = _send(port, target)
                     if status != 200:
-                        raise RuntimeError(f"{target.path} answered {status}: {body[:200]!r}")
+                        raise BenchmarkError(f"{target.path} answered {status}: {body[:200]!r}")
                     say(f"{label}: {args.warmup} s warm-up, {args.duration} s measured")
                     generator.run(port, target, args.warmup)
                     report.http[label] = generator.run(port, target, args.duration)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
-            say(f"{name} failed: {err}")
-            report.notes.append(f"{name} failed: {err}")
+        except (BenchmarkError, OSError, subprocess.SubprocessError) as err:
+            say(f"{name} failed: {err}")  # measure the rest, then exit 1
+            report.failures.append(f"{name}: {err}")
 
 
-def _ours(folder: Path, port: int, level: str, workers: int) -> Launch:
+def _ours(package: str, folder: Path, port: int, level: str, workers: int) -> Launch:
     env = os.environ | {
         "MODEL_URI": str(folder),
         "SERVING_HOST": HOST,
@@ -322,11 +420,11 @@ def _ours(folder: Path, port: int, level: str, workers: int) -> Launch:
         "SERVING_LOG_LEVEL": level,
         "SERVING_WORKERS": str(workers),
     }
-    return [sys.executable, "-m", PACKAGE, "serve"], env, "/ready"
+    return Launch([sys.executable, "-m", package, "serve"], env, "/ready")
 
 
 def _mlflow(folder: Path, port: int, workers: int) -> Launch:
-    bin_dir = Path(sys.executable).parent  # `mlflow models serve` calls uvicorn from PATH
+    bin_dir = Path(sys.executable).parent  # `--env-manager local` calls uvicorn from PATH
     env = os.environ | {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
@@ -334,10 +432,25 @@ def _mlflow(folder: Path, port: int, workers: int) -> Launch:
     }
     command = [str(bin_dir / "mlflow"), "models", "serve", "-m", str(folder)]
     command += ["--env-manager", "local", "-h", HOST, "-p", str(port), "-w", str(workers)]
-    return command, env, "/ping"
+    return Launch(command, env, "/ping")
 
 
 # Load generators --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """What a load generator saw: completed requests, elapsed time, latency, non-200 answers."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
 
 class Generator:
@@ -379,7 +492,7 @@ end
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
         line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
         if line is None:
-            raise RuntimeError(f"wrk said: {done.stdout[-300:]} {done.stderr[-300:]}")
+            raise BenchmarkError(f"wrk said: {done.stdout[-300:]} {done.stderr[-300:]}")
         requests, micros, p50, p99, errors = (float(x) for x in line.split()[1:])
         return Load(int(requests), micros / 1e6, p50 / 1e3, p99 / 1e3, int(errors))
 
@@ -431,8 +544,8 @@ class PythonClient(Generator):
             asyncio.gather(*(connection() for _ in range(self.connections))), seconds + 60
         )
         elapsed = time.perf_counter() - start
-        p50, p99 = np.percentile(latencies, [50, 99]) * 1e3 if latencies else (0.0, 0.0)
-        return Load(len(latencies), elapsed, float(p50), float(p99), errors)
+        p50, p99 = _p50_p99(latencies)
+        return Load(len(latencies), elapsed, p50 * 1e3, p99 * 1e3, errors)
 
 
 def _content_length(head: bytes) -> int:
@@ -440,63 +553,60 @@ def _content_length(head: bytes) -> int:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             return int(value)
-    raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
+    raise BenchmarkError(f"an answer without Content-Length: {head[:200]!r}")
 
 
-def pick_generator(choice: str, args: argparse.Namespace, workdir: Path) -> Generator:
+def pick_generator(args: argparse.Namespace, workdir: Path) -> Generator:
     wrk = shutil.which("wrk")
-    if choice == "wrk" and not wrk:
-        sys.exit("wrk is not on PATH (Debian/Ubuntu: apt-get install wrk)")
-    if wrk and choice != "python":
+    if args.load_generator == "wrk" and not wrk:
+        raise BenchmarkError("wrk is not on PATH (Debian/Ubuntu: apt-get install wrk)")
+    if wrk and args.load_generator != "python":
         return Wrk(wrk, args.connections, args.wrk_threads, workdir)
     return PythonClient(args.connections)
 
 
+def _p50_p99(values: Sequence[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (0.0, 0.0)
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
 # In process -------------------------------------------------------------------------------
-
-
-def _columns(frame: pd.DataFrame, contract: Contract) -> dict[str, np.ndarray]:
-    """Column arrays as the API hands them to the predictor: float64 numbers, None for NA."""
-    return {
-        f.name: frame[f.name].to_numpy(dtype=np.float64, na_value=np.nan)
-        if f.kind == "number"
-        else frame[f.name].to_numpy(dtype=object, na_value=None)
-        for f in contract.features
-    }
 
 
 def _time_calls(call: Callable[[], object], calls: int) -> tuple[float, float]:
     """Median and p99 milliseconds of `calls` calls, after a few untimed ones."""
     for _ in range(min(20, calls)):
         call()
-    times = np.empty(calls)
-    for i in range(calls):
+    times = []
+    for _ in range(calls):
         start = time.perf_counter_ns()
         call()
-        times[i] = time.perf_counter_ns() - start
-    p50, p99 = np.percentile(times, [50, 99]) / 1e6
-    return float(p50), float(p99)
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    return _p50_p99(times)
 
 
 def batch(
     args: argparse.Namespace,
-    predictor: Predictor,
+    pkg: SimpleNamespace,
+    predictor: Any,
     native: Any,
-    test: pd.DataFrame,
+    test: Any,
     version: str,
     workdir: Path,
     report: "Report",
 ) -> None:
+    """score_files on a Parquet file of `--rows` test rows, then the predict calls alone."""
     say(f"batch scoring {args.rows:,} rows")
     big = test.sample(n=args.rows, replace=True, random_state=0, ignore_index=True)
     source = workdir / "batch-input.parquet"
     big.to_parquet(source, index=False)
-    start = time.perf_counter()
-    done = score_files(source, workdir / "batch-output.parquet", predictor, version)
-    seconds = time.perf_counter() - start
-    report.batch[SCORED] = (done.rows, seconds)
+    output = workdir / "batch-output.parquet"
+    done = pkg.batch.score_files(source, output, predictor, version, CHUNK_ROWS)
+    report.batch[SCORED] = (done.rows, done.seconds)
 
-    columns = _columns(big, predictor.contract)
+    columns = predictor.contract.to_columns(big)
     start = time.perf_counter()
     for low in range(0, args.rows, CHUNK_ROWS):
         predictor.predict(
@@ -509,36 +619,31 @@ def batch(
     start = time.perf_counter()
     for low in range(0, rows, CHUNK_ROWS):
         native.predict_proba(big.iloc[low : min(low + CHUNK_ROWS, rows)])
-    label = "native pipeline predict_proba only (as trained)"
-    report.batch[label] = (rows, time.perf_counter() - start)
+    report.batch["native pipeline predict_proba only"] = (rows, time.perf_counter() - start)
 
 
 # Sizes ------------------------------------------------------------------------------------
 
 
-def core_requirements() -> list[str]:
-    """`[project].dependencies`: what the serving image installs (no `train` extra)."""
+def sizes(package: str, folder: Path, workdir: Path, report: "Report") -> None:
+    """Install each set into a fresh venv with uv (its cache makes this fast) and measure it."""
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the installed metadata says the same
-        dist = metadata.packages_distributions()[PACKAGE][0]
-        return [r for r in metadata.requires(dist) or [] if "extra ==" not in r]
-    return tomllib.loads(Path("pyproject.toml").read_text())["project"]["dependencies"]
+    except ModuleNotFoundError:  # Python 3.10: the project's dev group installs tomli
+        import tomli as tomllib
 
-
-def sizes(folder: Path, workdir: Path, report: "Report") -> None:
-    """Install each set into a fresh venv with uv (its cache makes reruns fast) and measure."""
-    uv = next(
-        (u for u in (os.environ.get("UV"), shutil.which("uv")) if u and Path(u).exists()), None
-    )
+    uv = shutil.which("uv")  # the driver puts the template's .venv/bin on PATH
     if uv is None:
-        report.notes.append("sizes skipped: uv not found (set UV=/path/to/uv)")
+        report.notes.append("sizes skipped: uv is not on PATH")
         return
-    model_requirements = (folder / "requirements.txt").read_text().split()
+    # What the serving image installs: `[project].dependencies`, no extras.
+    core = tomllib.loads(Path("pyproject.toml").read_text())["project"]["dependencies"]
     sets = {
-        "serving dependencies (core, no extras)": core_requirements(),
-        "full mlflow (mlflow<3.18)": ["mlflow<3.18"],
-        "mlflow models serve env (model requirements.txt)": model_requirements,
+        Report.SERVING: core,
+        Report.MLFLOW: ["mlflow<3.18"],
+        "mlflow models serve env (model requirements.txt)": (folder / "requirements.txt")
+        .read_text()
+        .split(),
     }
     for i, (label, requirements) in enumerate(sets.items()):
         say(f"measuring installed size: {label}")
@@ -580,24 +685,27 @@ def _tree_bytes(root: Path) -> int:
 
 
 class Report:
-    """Everything measured, printed as one aligned table and a verdict per target."""
+    """Everything measured, printed as one aligned table and a verdict per bar."""
 
     SERVING = "serving dependencies (core, no extras)"
     MLFLOW = "full mlflow (mlflow<3.18)"
 
-    def __init__(self, args: argparse.Namespace, version: str, generator: str) -> None:
-        self.args, self.version, self.generator = args, version, generator
+    def __init__(self, args: argparse.Namespace, package: str, version: str, generator: str):
+        self.args, self.package, self.version, self.generator = args, package, version, generator
         self.flavor = "?"
         self.http: dict[str, Load] = {}
         self.floors: dict[str, tuple[float, float]] = {}
         self.batch: dict[str, tuple[int, float]] = {}
         self.sizes: dict[str, int] = {}
         self.notes: list[str] = []
+        self.failures: list[str] = []
+        self.missed = False
 
     def print(self) -> None:
         a = self.args
         print(
-            f"\nmodel version {self.version} ({self.flavor}), {os.cpu_count()} CPUs,"
+            f"\n{self.package}, champion version {self.version} ({self.flavor}),"
+            f" Python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
             f" {a.workers} server worker(s), {a.connections} connections,"
             f" {a.duration} s per endpoint after {a.warmup} s of warm-up,"
             f" load generator: {self.generator}\n"
@@ -613,9 +721,12 @@ class Report:
                 f" {ratio:.1f}x the /predict rate: /predict is {verdict}.\n"
             )
         for verdict in self._verdicts():
+            self.missed |= verdict.startswith("MISS")
             print(verdict)
         for note in self.notes:
             print(f"note: {note}")
+        for failure in self.failures:
+            print(f"FAILED: {failure}")
 
     def _rows(self) -> list[tuple[str, ...]]:
         mlflow_rps = self._rps("mlflow models serve /invocations")
@@ -648,29 +759,33 @@ class Report:
         mlflow_rps = self._rps("mlflow models serve /invocations")
         batch = self.batch.get(SCORED)
         serving, full = self.sizes.get(self.SERVING), self.sizes.get(self.MLFLOW)
-        speedup = predict.per_second / mlflow_rps if predict and mlflow_rps else None
-        p99 = predict.p99_ms if predict and predict.requests else None
-        rate = batch[0] / batch[1] if batch else None
-        share = serving / full if serving and full else None
-        connections = self.args.connections
         yield _verdict(
-            f"/predict req/s >= {MIN_SPEEDUP:.0f}x mlflow's", speedup, MIN_SPEEDUP.__le__, "{:.1f}x"
+            "the champion is served by ONNX Runtime (the fast path)",
+            None if self.flavor == "?" else float(self.flavor == "onnx"),
+            bool,
+            self.flavor,
         )
         yield _verdict(
-            f"/predict p99 < {MAX_P99_MS:.0f} ms at {connections} connections",
-            p99,
+            f"/predict req/s >= {MIN_SPEEDUP:.0f}x mlflow's",
+            predict.per_second / mlflow_rps if predict and mlflow_rps else None,
+            MIN_SPEEDUP.__le__,
+            "{:.1f}x",
+        )
+        yield _verdict(
+            f"/predict p99 < {MAX_P99_MS:.0f} ms at {self.args.connections} connections",
+            predict.p99_ms if predict and predict.requests else None,
             MAX_P99_MS.__gt__,
             "{:.2f} ms",
         )
         yield _verdict(
             f"batch scoring > {MIN_BATCH_ROWS_PER_S:,} rows/s",
-            rate,
+            batch[0] / batch[1] if batch else None,
             float(MIN_BATCH_ROWS_PER_S).__lt__,
             "{:,.0f} rows/s",
         )
         yield _verdict(
             "serving dependencies <= 1/3 of full mlflow's size",
-            share,
+            serving / full if serving and full else None,
             MAX_SIZE_RATIO.__ge__,
             "{:.2f}",
         )

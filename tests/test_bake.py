@@ -19,11 +19,12 @@ DEFAULT_NAME = "penguin_classifier"
 UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter\.|\{%-?\s")
 
 LEVEL_0_FILES = {
-    ".cookiecutter.json",
+    ".cruft.json",
     ".dockerignore",
     ".gitignore",
     ".pre-commit-config.yaml",
     "Dockerfile",
+    "LICENSE",
     "Makefile",
     "README.md",
     "pyproject.toml",
@@ -37,25 +38,33 @@ LEVEL_0_FILES = {
     "data/raw/README.md",
     "data/raw/penguins.csv",
     "data/refined/.gitkeep",
+    "scripts/bench.py",
+    "scripts/upgrade.py",
     "src/{package}/__init__.py",
     "src/{package}/__main__.py",
+    "src/{package}/asgi.py",
     "src/{package}/cli.py",
-    "src/{package}/settings.py",
+    "src/{package}/plugins.py",
+    "src/{package}/core/__init__.py",
+    "src/{package}/core/console.py",
+    "src/{package}/core/contract.py",
+    "src/{package}/core/errors.py",
+    "src/{package}/core/files.py",
+    "src/{package}/core/predictor.py",
+    "src/{package}/core/schemas.py",
+    "src/{package}/core/settings.py",
+    "src/{package}/core/tracking.py",
     "src/{package}/data/__init__.py",
-    "src/{package}/data/features.py",
     "src/{package}/data/ingest.py",
-    "src/{package}/data/layers.py",
-    "src/{package}/data/schemas.py",
+    "src/{package}/data/prepare.py",
+    "src/{package}/data/split.py",
     "src/{package}/data/wrangle.py",
-    "scripts/bench.py",
     "src/{package}/serving/__init__.py",
     "src/{package}/serving/app.py",
     "src/{package}/serving/batch.py",
-    "src/{package}/serving/contract.py",
     "src/{package}/serving/invocations.py",
     "src/{package}/serving/logs.py",
     "src/{package}/serving/middleware.py",
-    "src/{package}/serving/runtime.py",
     "src/{package}/serving/smoke.py",
     "src/{package}/serving/source.py",
     "src/{package}/training/__init__.py",
@@ -63,15 +72,15 @@ LEVEL_0_FILES = {
     "src/{package}/training/export.py",
     "src/{package}/training/model.py",
     "src/{package}/training/register.py",
-    "src/{package}/training/tracking.py",
     "src/{package}/training/train.py",
+    "tests/__init__.py",
     "tests/conftest.py",
     "tests/test_azureml_specs.py",
     "tests/test_batch.py",
     "tests/test_cli.py",
     "tests/test_data.py",
+    "tests/test_predictor.py",
     "tests/test_registry.py",
-    "tests/test_runtime.py",
     "tests/test_serving.py",
     "tests/test_training.py",
 }
@@ -87,9 +96,11 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
     "azureml/deploy/batch-endpoint.yml",
     "azureml/deploy/online-deployment.yml",
     "azureml/deploy/online-endpoint.yml",
+    "docs/automation.md",
     "infra/environments.toml",
     "infra/main.bicep",
     "infra/registry.bicep",
+    "make/automation.mk",
     "scripts/bootstrap.py",
     "src/{package}/serving/azureml_batch.py",
     "tests/test_bootstrap.py",
@@ -97,25 +108,35 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
 }
 LEVEL_2_FILES = LEVEL_1_FILES | {
     ".github/workflows/drift.yml",
+    "azureml/monitoring/data-collection.yml",
     "azureml/monitoring/drift-job.yml",
+    "azureml/monitoring/monitor.yml",
+    "docs/monitoring.md",
+    "infra/monitoring.toml",
+    "make/monitoring.mk",
     "src/{package}/monitoring/__init__.py",
-    "src/{package}/monitoring/collected.py",
-    "src/{package}/monitoring/collection.py",
-    "src/{package}/monitoring/command.py",
+    "src/{package}/monitoring/collector.py",
+    "src/{package}/monitoring/commands.py",
     "src/{package}/monitoring/drift.py",
     "src/{package}/monitoring/inputs.py",
     "src/{package}/monitoring/metrics.py",
+    "src/{package}/monitoring/plugin.py",
     "src/{package}/monitoring/policy.py",
     "src/{package}/monitoring/reference.py",
     "src/{package}/monitoring/report.py",
     "src/{package}/monitoring/thresholds.py",
-    "azureml/monitoring/monitor.yml",
-    "tests/test_collection.py",
+    "src/{package}/monitoring/window.py",
+    "tests/test_collector.py",
     "tests/test_feedback_loop.py",
     "tests/test_monitoring.py",
 }
 # Each level adds files to the one below.
 FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_2_FILES}
+# The one place for files that differ between levels, each with its reason. Every other file a
+# lower level has is byte-identical at the higher ones, so climbing a level only adds files.
+DIFFER_BETWEEN_LEVELS = {
+    ".cruft.json": "the answers, the maturity level among them",
+}
 
 
 def files_of(project: Path) -> set[str]:
@@ -123,14 +144,50 @@ def files_of(project: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_level_bakes_the_exact_file_set(bake, level: str) -> None:
-    project = bake(maturity_level=level)
+def test_every_level_bakes_the_exact_file_set(bake_once, level: str) -> None:
+    project = bake_once(maturity_level=level)
 
     expected = {path.format(package=DEFAULT_NAME) for path in FILES_BY_LEVEL[level]}
     assert files_of(project) == expected
-    answers = json.loads((project / ".cookiecutter.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, {"project_name": "Fraud Radar", "python_version": "3.10", "license": "Apache-2.0"}],
+    ids=["defaults", "other-answers"],
+)
+@pytest.mark.parametrize(("lower", "higher"), [("0", "1"), ("0", "2"), ("1", "2")])
+def test_a_higher_level_only_adds_files(
+    bake_once, answers: dict[str, str], lower: str, higher: str
+) -> None:
+    """Every file of the lower level is byte-identical at the higher one: a climb adds files
+    and touches none the user may have edited (DIFFER_BETWEEN_LEVELS aside)."""
+    low = bake_once(maturity_level=lower, **answers)
+    high = bake_once(maturity_level=higher, **answers)
+
+    shared = files_of(low) - set(DIFFER_BETWEEN_LEVELS)
+    assert shared <= files_of(high), "a higher level removed files"
+    changed = sorted(p for p in shared if (low / p).read_bytes() != (high / p).read_bytes())
+    assert changed == [], f"level {higher} changes files of level {lower}"
+
+
+@pytest.mark.parametrize("level", ["0", "2"])
+def test_every_project_is_linked_to_its_template(bake_once, level: str) -> None:
+    """.cruft.json as `cruft create` writes it: cruft can update or climb any project."""
+    project = bake_once(maturity_level=level)
+
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == str(TEMPLATE)
+    head = run(["git", "rev-parse", "HEAD"], cwd=TEMPLATE).strip()
+    assert state["commit"] == head
+    assert state["directory"] is None
+    answers = state["context"]["cookiecutter"]
     assert answers["maturity_level"] == level
-    assert "_output_dir" not in answers, "no machine-specific path is recorded"
+    assert (answers["_template"], answers["_commit"]) == (state["template"], head)
+    template_keys = set(json.loads((TEMPLATE / "cookiecutter.json").read_text())) - {
+        "__prompts__"
+    }
+    assert set(answers) == template_keys | {"_template", "_commit"}, "no machine-specific path"
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
@@ -203,7 +260,7 @@ def test_azure_names_derive_from_the_prefix(bake) -> None:
 
     readme = (project / "README.md").read_text()
     assert "-g rg-frd-dev -w mlw-frd-dev" in readme
-    answers = json.loads((project / ".cookiecutter.json").read_text())
+    answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert answers["__azure"]["prod"] == {
         "resource_group": "rg-frd-prod",
         "workspace": "mlw-frd-prod",
@@ -253,7 +310,25 @@ def test_every_prompt_has_a_label() -> None:
     prompts = context["__prompts__"]
     public = {key for key in context if not key.startswith("_")}
     assert set(prompts) == public
-    assert set(prompts["maturity_level"]) == {"__prompt__", *context["maturity_level"]}
+    for choice in ("maturity_level", "license"):
+        assert set(prompts[choice]) == {"__prompt__", *context[choice]}
+
+
+@pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"])
+def test_the_license_is_the_one_chosen(bake, license_id: str) -> None:
+    project = bake(license=license_id, author_name="Ada Lovelace")
+
+    text = (project / "LICENSE").read_text()
+    first_line = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+        "Proprietary": "Copyright (c)",
+    }[license_id]
+    assert text.lstrip().startswith(first_line)
+    assert license_id == "Apache-2.0" or "Ada Lovelace" in text
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == ("LicenseRef-Proprietary" if license_id == "Proprietary" else license_id)
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:

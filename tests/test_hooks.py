@@ -3,6 +3,7 @@
 import copy
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def answers() -> dict:
         "project_slug": "fraud-radar",
         "package_name": "fraud_radar",
         "author_email": "ada@lovelace.dev",
+        "license": "Apache-2.0",
         "python_version": "3.12",
         "maturity_level": "2",
         "azure_location": "eastus2",
@@ -100,6 +102,7 @@ def test_every_rule_names_a_real_template_variable():
         ("package_name", "2fast", "identifier"),
         ("package_name", "My_Pkg", "lowercase"),
         ("author_email", "ada.lovelace.dev", "e-mail"),
+        ("license", "GPL-3.0", "one of"),
         ("python_version", "3.9", "one of"),
         ("maturity_level", "3", "one of"),
         ("azure_location", "west europe", "region"),
@@ -177,19 +180,24 @@ def test_main_is_silent_when_valid(answers, capsys):
     assert capsys.readouterr() == ("", "")
 
 
-LEVEL_1 = {".github", "infra", "azureml/deploy", "scripts/bootstrap.py"}
+LEVEL_1 = {".github", "infra", "azureml/deploy", "scripts/bootstrap.py", "make/automation.mk"}
 LEVEL_2 = {"src/fraud_radar/monitoring", "azureml/monitoring", "tests/test_monitoring.py"}
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A generated tree holding every level's paths, as files and folders, plus kept files."""
-    for folder in (".github/workflows", "infra", "azureml/deploy", "azureml/monitoring"):
+    for folder in (".github/workflows", "infra", "azureml/deploy", "azureml/monitoring", "make"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / ".github/workflows/ci.yml").touch()
     (tmp_path / "src/fraud_radar/monitoring").mkdir(parents=True)
     (tmp_path / "src/fraud_radar/monitoring/drift.py").touch()
-    for file in ("scripts/bootstrap.py", "tests/test_monitoring.py", "azureml/train.yml"):
+    for file in (
+        "scripts/bootstrap.py",
+        "tests/test_monitoring.py",
+        "azureml/train.yml",
+        "make/automation.mk",
+    ):
         (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / file).touch()
     return tmp_path
@@ -204,6 +212,7 @@ def test_prune_removes_paths_above_level(project, level, pruned):
         assert (project / relative).exists() == (relative not in pruned)
     assert (project / "azureml/train.yml").exists()
     assert (project / "src/fraud_radar").is_dir()
+    assert (project / "make").is_dir() == (level >= 1), "a level's folder goes when emptied"
 
 
 def test_prune_is_idempotent(project):
@@ -215,3 +224,70 @@ def test_prune_is_idempotent(project):
 def test_paths_to_prune_formats_package():
     assert "src/fraud_radar/monitoring" in post_gen.paths_to_prune(1, "fraud_radar")
     assert post_gen.paths_to_prune(2, "fraud_radar") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("gh:org/azure-mlops-template", "https://github.com/org/azure-mlops-template.git"),
+        ("gl:team/tpl", "https://gitlab.com/team/tpl.git"),
+        ("https://github.com/org/tpl", "https://github.com/org/tpl"),
+        ("git@github.com:org/tpl.git", "git@github.com:org/tpl.git"),
+    ],
+)
+def test_the_template_is_recorded_where_cruft_can_clone_it(typed, expected):
+    assert post_gen.template_location(typed, "/home/me/.cookiecutters/tpl") == expected
+
+
+def cookiecutter_context(template: str, repo_dir: str) -> dict:
+    """What cookiecutter passes to the hooks: the answers and its own `_` keys."""
+    return {
+        "project_name": "Fraud Radar",
+        "maturity_level": "1",
+        "__azure": {"dev": {"workspace": "mlw-x-dev"}},
+        "__prompts__": {"project_name": "Project name"},
+        "_copy_without_render": [".github/*"],
+        "_template": template,
+        "_output_dir": "/home/me/projects",
+        "_repo_dir": repo_dir,
+        "_checkout": None,
+    }
+
+
+def test_a_local_template_is_recorded_with_its_commit_and_the_answers(tmp_path):
+    template = tmp_path / "tpl"
+    template.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(template)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "v1"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    # Started in tmp_path as `cookiecutter tpl`: the path is relative to there.
+    state = post_gen.cruft_state(cookiecutter_context("tpl", "tpl"), str(tmp_path))
+
+    assert state["template"] == str(template)
+    assert state["commit"] == head
+    answers = state["context"]["cookiecutter"]
+    assert (answers["_template"], answers["_commit"]) == (str(template), head)
+    assert answers["maturity_level"] == "1"
+    assert answers["__azure"] == {"dev": {"workspace": "mlw-x-dev"}}
+    for machine_specific in ("_output_dir", "_repo_dir", "_checkout", "__prompts__"):
+        assert machine_specific not in answers
+
+
+def test_a_template_that_is_not_a_git_checkout_has_no_commit(tmp_path, capsys):
+    context = cookiecutter_context(str(tmp_path), str(tmp_path))
+    post_gen.link_to_template(tmp_path, context)
+
+    state = json.loads((tmp_path / ".cruft.json").read_text())
+    assert state["commit"] is None
+    assert "not a git checkout" in capsys.readouterr().err
+
+
+def test_cruft_writes_its_own_file(tmp_path):
+    context = cookiecutter_context("gh:org/tpl", str(tmp_path)) | {"_commit": "abc"}
+    post_gen.link_to_template(tmp_path, context)
+
+    assert not (tmp_path / ".cruft.json").exists()

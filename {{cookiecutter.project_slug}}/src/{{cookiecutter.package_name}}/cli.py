@@ -15,6 +15,7 @@ import typer
 
 from . import plugins
 from .core.console import fail, load_settings, step
+from .core.errors import UserError
 from .core.settings import ServingSettings, Settings
 
 app = typer.Typer(
@@ -128,7 +129,16 @@ def serve() -> None:
     """Serve the model over HTTP: MODEL_URI (or AZUREML_MODEL_DIR), SERVING_PORT, SERVING_WORKERS."""
     import uvicorn
 
+    from .serving.source import locate_model
+
     settings = load_settings(ServingSettings)
+    try:
+        # Found once, here: a bad MODEL_URI ends the command with its reason, and the workers
+        # load the folder (a registry URI is downloaded once, not once per worker).
+        source = locate_model(settings)
+    except UserError as err:
+        raise fail(f"serve: {err}") from None
+    os.environ["MODEL_URI"] = str(source.folder)
     uvicorn.run(
         "{{ cookiecutter.package_name }}.asgi:create_app",
         factory=True,

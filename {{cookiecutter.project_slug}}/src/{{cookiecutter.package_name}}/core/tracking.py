@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException as MlflowException  # re-exported for callers
 from sklearn.pipeline import Pipeline
 
 from .settings import Settings
@@ -60,7 +61,8 @@ def load_model(model_uri: str) -> Pipeline:
 
 
 def download_model(model_uri: str, destination: Path | None = None) -> Path:
-    """A local copy of a model (`models:/<name>@<alias>`, `runs:/...`): the folder to serve."""
+    """A local copy of a model (`models:/<name>@<alias>`, `runs:/...`): the folder to serve.
+    Raises MlflowException for a model the store does not have."""
     return Path(
         mlflow.artifacts.download_artifacts(
             model_uri, dst_path=None if destination is None else str(destination)

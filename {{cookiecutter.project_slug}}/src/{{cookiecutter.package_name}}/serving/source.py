@@ -68,5 +68,8 @@ def _from_registry(uri: str) -> ModelSource:
             " in the image, mount the model folder and point MODEL_URI at it"
         )
     tracking.use_tracking_store(Settings())
-    folder = _mlmodel_folder(tracking.download_model(uri))
+    try:
+        folder = _mlmodel_folder(tracking.download_model(uri))
+    except tracking.MlflowException as err:
+        raise ModelNotFoundError(f"MODEL_URI={uri}: {err.message}") from None
     return ModelSource(folder, _registered_version(folder) or uri)
