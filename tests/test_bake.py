@@ -1,18 +1,14 @@
 """Bake the template the way users do, and hold every baked project to its own quality bar."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from baking import RUFF, TEMPLATE, files_of, project_env, run
 
-TEMPLATE = Path(__file__).resolve().parents[1]
-RUFF = Path(sys.executable).with_name("ruff")  # the template's own, for quick checks
 DEFAULT_NAME = "penguin_classifier"
 
 # Jinja that escaped rendering. `${{ github.sha }}` and `${{inputs.x}}` are not ours.
@@ -139,10 +135,6 @@ DIFFER_BETWEEN_LEVELS = {
 }
 
 
-def files_of(project: Path) -> set[str]:
-    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
-
-
 @pytest.mark.parametrize("level", ["0", "1", "2"])
 def test_every_level_bakes_the_exact_file_set(bake_once, level: str) -> None:
     project = bake_once(maturity_level=level)
@@ -184,9 +176,7 @@ def test_every_project_is_linked_to_its_template(bake_once, level: str) -> None:
     answers = state["context"]["cookiecutter"]
     assert answers["maturity_level"] == level
     assert (answers["_template"], answers["_commit"]) == (state["template"], head)
-    template_keys = set(json.loads((TEMPLATE / "cookiecutter.json").read_text())) - {
-        "__prompts__"
-    }
+    template_keys = set(json.loads((TEMPLATE / "cookiecutter.json").read_text())) - {"__prompts__"}
     assert set(answers) == template_keys | {"_template", "_commit"}, "no machine-specific path"
 
 
@@ -329,23 +319,6 @@ def test_the_license_is_the_one_chosen(bake, license_id: str) -> None:
     assert license_id == "Apache-2.0" or "Ada Lovelace" in text
     declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"]
     assert declared == ("LicenseRef-Proprietary" if license_id == "Proprietary" else license_id)
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    """Run `command`, failing the test with its output if it fails."""
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def project_env() -> dict[str, str]:
-    """A user's shell: not inside the template's venv or its `make test` (uv's cache is shared)."""
-    outer = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
-    env = {k: v for k, v in os.environ.items() if k not in outer}
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    # uv on PATH, as on most developer machines (the template's venv has it).
-    env["PATH"] = f"{RUFF.parent}{os.pathsep}{env['PATH']}"
-    return env
 
 
 @pytest.mark.slow

@@ -99,8 +99,10 @@ def run_cruft(checkout: str | None, extra_context: dict[str, str] | None = None)
 def report(title: str) -> int:
     """List what changed, and the conflicts with how to resolve them; 1 when there are some."""
     changes = git("status", "--porcelain", "--untracked-files=all").splitlines()
-    added = sorted(line[3:] for line in changes if line.startswith("??"))
-    changed = sorted(line[3:] for line in changes if not line.startswith("??"))
+    # The two status letters: ?? new and untracked, A new and staged (git apply -3), D deleted.
+    added = sorted(line[3:] for line in changes if "?" in line[:2] or "A" in line[:2])
+    deleted = sorted(line[3:] for line in changes if "D" in line[:2])
+    changed = sorted(line[3:] for line in changes if line[3:] not in {*added, *deleted})
     conflicts = sorted(
         path
         for path in added + changed
@@ -108,7 +110,7 @@ def report(title: str) -> int:
         or (Path(path).is_file() and CONFLICT.search(Path(path).read_text(errors="ignore")))
     )
     print(title)
-    for label, paths in (("added", added), ("changed", changed)):
+    for label, paths in (("added", added), ("changed", changed), ("deleted", deleted)):
         for path in paths:
             print(f"  {label:<8} {path}")
     if not changes:

@@ -233,6 +233,9 @@ def test_conda_environment_matches_pyproject() -> None:
     pip = next(item["pip"] for item in conda["dependencies"] if isinstance(item, dict))
     # azureml-mlflow lets MLflow log to the workspace from inside a job.
     runtime = [*project["dependencies"], *project["optional-dependencies"]["train"]]
-    assert sorted(pip) == sorted([*runtime, "azureml-mlflow"])
+    missing = sorted(set(runtime) - set(pip))
+    assert not missing, f"add to azureml/conda.yml, which Azure ML jobs run with: {missing}"
+    extra = sorted(set(pip) - {*runtime, "azureml-mlflow"})
+    assert not extra, f"in azureml/conda.yml but not in pyproject.toml: {extra}"
     python = project["requires-python"].removeprefix(">=")
     assert f"python={python}" in conda["dependencies"]

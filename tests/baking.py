@@ -1,0 +1,31 @@
+"""Helpers of the template's tests: run commands as a user would, in a baked project."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the template's venv: ruff, uv, cookiecutter
+RUFF = BIN / "ruff"
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run `command`, failing the test with its output if it fails."""
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def project_env() -> dict[str, str]:
+    """A user's shell: not inside the template's venv or its `make test` (uv's cache is shared)."""
+    outer = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+    env = {k: v for k, v in os.environ.items() if k not in outer}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    # uv on PATH, as on most developer machines (the template's venv has it).
+    env["PATH"] = f"{RUFF.parent}{os.pathsep}{env['PATH']}"
+    return env
