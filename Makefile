@@ -7,10 +7,10 @@ PYTHON ?= python3
 UV ?= $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 BIN := .venv/bin
 
-.PHONY: help install lint test demo clean
+.PHONY: help install lint test test-fast bench demo clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -19,13 +19,21 @@ help: ## Show the targets
 install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Create .venv with the template's test tools
 	$(UV) sync --frozen
 
-# Only hooks/ and tests/: the Jinja tree is not Python until rendered, so the tests lint bakes.
-lint: install ## Lint the hooks and tests
-	$(BIN)/ruff check hooks tests
-	$(BIN)/ruff format --check hooks tests
+# Only hooks/, tests/ and benchmarks/: the Jinja tree is not Python until rendered, so the tests
+# lint what it bakes instead.
+lint: install ## Lint and type-check the hooks, tests and benchmarks
+	$(BIN)/ruff check hooks tests benchmarks
+	$(BIN)/ruff format --check hooks tests benchmarks
+	$(BIN)/mypy
 
-test: lint ## Bake every level and run each baked project's own lint and tests
+test: lint ## Everything CI runs: every level baked, each baked project's own gate, climbing
 	$(BIN)/pytest -n 2 --durations=10
+
+test-fast: lint ## The tests without the slow ones (installs, baked gates, climbing)
+	$(BIN)/pytest -n 2 -m "not slow"
+
+bench: install ## Our server vs `mlflow models serve` on a freshly baked, trained project
+	$(BIN)/python benchmarks/serving.py
 
 demo: install ## Bake a project with the defaults into build/ and run its demo
 	rm -rf build && $(BIN)/cookiecutter --no-input --output-dir build .

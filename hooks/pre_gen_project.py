@@ -10,6 +10,7 @@ import keyword
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 # The whole context as one JSON literal: escaped by jsonify, so quotes or backslashes in a free-text
 # answer cannot break this file. Raw triple quotes: the JSON spans lines and contains quotes.
@@ -198,7 +199,7 @@ def _problem(label: str, value: str, rules: tuple[Rule, ...]) -> str | None:
     return None
 
 
-def validate(answers: dict) -> list[str]:
+def validate(answers: dict[str, Any]) -> list[str]:
     """Return every problem with the answers, so the user can fix them all in one go."""
     problems = [_problem(name, answers[name], rules) for name, rules in ANSWER_RULES.items()]
     for group, group_rules in [("shared", SHARED_RULES)] + [(e, AZURE_RULES) for e in ENVIRONMENTS]:
@@ -210,12 +211,12 @@ def validate(answers: dict) -> list[str]:
     return [problem for problem in problems if problem]
 
 
-def answers_from(context: dict) -> dict:
+def answers_from(context: dict[str, Any]) -> dict[str, Any]:
     """The answers `validate` reads, from Cookiecutter's context."""
     return {name: context[name] for name in ANSWER_RULES} | {"azure": context["__azure"]}
 
 
-def main(answers: dict | None = None) -> None:
+def main(answers: dict[str, Any] | None = None) -> None:
     """Exit 1 with every problem on stderr; stay silent when the answers are valid."""
     if answers is None:
         answers = answers_from(json.loads(RENDERED_CONTEXT))

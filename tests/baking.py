@@ -3,11 +3,14 @@
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the template's venv: ruff, uv, cookiecutter
 RUFF = BIN / "ruff"
+
+Bake = Callable[..., Path]  # the `bake` fixtures: answers in, the project's folder out
 
 
 def files_of(project: Path) -> set[str]:

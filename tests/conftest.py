@@ -18,13 +18,13 @@ def _baker(cookies: Any) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def bake(cookies) -> Callable[..., Path]:
+def bake(cookies: Any) -> Callable[..., Path]:
     """Bake with the given answers and return the project folder, failing on any error."""
     return _baker(cookies)
 
 
 @pytest.fixture(scope="session")
-def bake_once(cookies_session) -> Callable[..., Path]:
+def bake_once(cookies_session: Any) -> Callable[..., Path]:
     """Like `bake`, but each set of answers is baked once per session (and worker): for tests
     that only read the project, lint it or dry-run its scripts."""
     bake_with, baked = _baker(cookies_session), {}

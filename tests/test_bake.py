@@ -1,13 +1,17 @@
 """Bake the template the way users do, and hold every baked project to its own quality bar."""
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from baking import RUFF, TEMPLATE, files_of, project_env, run
+from baking import BIN, RUFF, TEMPLATE, Bake, files_of, project_env, run
 
 DEFAULT_NAME = "penguin_classifier"
 
@@ -136,7 +140,7 @@ DIFFER_BETWEEN_LEVELS = {
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_level_bakes_the_exact_file_set(bake_once, level: str) -> None:
+def test_every_level_bakes_the_exact_file_set(bake_once: Bake, level: str) -> None:
     project = bake_once(maturity_level=level)
 
     expected = {path.format(package=DEFAULT_NAME) for path in FILES_BY_LEVEL[level]}
@@ -150,7 +154,7 @@ def test_every_level_bakes_the_exact_file_set(bake_once, level: str) -> None:
 )
 @pytest.mark.parametrize(("lower", "higher"), [("0", "1"), ("0", "2"), ("1", "2")])
 def test_a_higher_level_only_adds_files(
-    bake_once, answers: dict[str, str], lower: str, higher: str
+    bake_once: Bake, answers: dict[str, str], lower: str, higher: str
 ) -> None:
     """Every file of the lower level is byte-identical at the higher one: a climb adds files
     and touches none the user may have edited (DIFFER_BETWEEN_LEVELS aside)."""
@@ -164,7 +168,7 @@ def test_a_higher_level_only_adds_files(
 
 
 @pytest.mark.parametrize("level", ["0", "2"])
-def test_every_project_is_linked_to_its_template(bake_once, level: str) -> None:
+def test_every_project_is_linked_to_its_template(bake_once: Bake, level: str) -> None:
     """.cruft.json as `cruft create` writes it: cruft can update or climb any project."""
     project = bake_once(maturity_level=level)
 
@@ -181,7 +185,7 @@ def test_every_project_is_linked_to_its_template(bake_once, level: str) -> None:
 
 
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_file_is_rendered_and_parses(bake, level: str) -> None:
+def test_every_file_is_rendered_and_parses(bake: Bake, level: str) -> None:
     project = bake(maturity_level=level)
 
     for path in project.rglob("*"):
@@ -215,7 +219,7 @@ def test_every_file_is_rendered_and_parses(bake, level: str) -> None:
     ],
 )
 def test_odd_names_bake_into_valid_lint_clean_projects(
-    bake, name: str, slug: str, package: str
+    bake: Bake, name: str, slug: str, package: str
 ) -> None:
     project = bake(project_name=name)
 
@@ -235,7 +239,7 @@ def test_odd_names_bake_into_valid_lint_clean_projects(
 
 
 @pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
-def test_python_version_reaches_every_file_that_names_it(bake, version: str) -> None:
+def test_python_version_reaches_every_file_that_names_it(bake: Bake, version: str) -> None:
     project = bake(python_version=version)
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
@@ -245,7 +249,7 @@ def test_python_version_reaches_every_file_that_names_it(bake, version: str) -> 
     assert f"python={version}" in conda["dependencies"]
 
 
-def test_azure_names_derive_from_the_prefix(bake) -> None:
+def test_azure_names_derive_from_the_prefix(bake: Bake) -> None:
     project = bake(project_name="Fraud Radar", azure_resource_prefix="frd")
 
     readme = (project / "README.md").read_text()
@@ -278,7 +282,7 @@ def test_azure_names_derive_from_the_prefix(bake) -> None:
     ],
 )
 def test_bad_answers_fail_with_a_message_and_leave_nothing(
-    cookies, capfd: pytest.CaptureFixture[str], context: dict[str, str], named: str
+    cookies: Any, capfd: pytest.CaptureFixture[str], context: dict[str, str], named: str
 ) -> None:
     result = cookies.bake(extra_context=context)
 
@@ -288,7 +292,7 @@ def test_bad_answers_fail_with_a_message_and_leave_nothing(
     assert not [p for p in output_dir.rglob("*") if p.is_file()], "nothing is left on disk"
 
 
-def test_an_unsupported_python_version_is_refused(cookies) -> None:
+def test_an_unsupported_python_version_is_refused(cookies: Any) -> None:
     result = cookies.bake(extra_context={"python_version": "3.9"})
 
     assert result.exit_code != 0
@@ -305,7 +309,7 @@ def test_every_prompt_has_a_label() -> None:
 
 
 @pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"])
-def test_the_license_is_the_one_chosen(bake, license_id: str) -> None:
+def test_the_license_is_the_one_chosen(bake: Bake, license_id: str) -> None:
     project = bake(license=license_id, author_name="Ada Lovelace")
 
     text = (project / "LICENSE").read_text()
@@ -331,7 +335,7 @@ def test_the_license_is_the_one_chosen(bake, license_id: str) -> None:
     ],
     ids=["level-0", "level-1-py310", "level-2"],
 )
-def test_baked_project_passes_its_own_quality_gate(bake, context: dict[str, str]) -> None:
+def test_baked_project_passes_its_own_quality_gate(bake: Bake, context: dict[str, str]) -> None:
     """`make install`, `make lint` and `make test`, exactly as the generated README says."""
     project = bake(**context)
     env = project_env()
@@ -363,7 +367,7 @@ def run_local_hooks(project: Path, env: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_make_demo_ends_with_predictions_of_the_champion(bake) -> None:
+def test_make_demo_ends_with_predictions_of_the_champion(bake: Bake) -> None:
     """On a machine without uv: `make install` bootstraps its own copy with pip."""
     project = bake()
     env = project_env() | {"UV": ".tools/bin/uv"}
@@ -392,3 +396,42 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
     ci = (TEMPLATE / ".ci/run").read_text()
     assert "make test" in readme.split("## ")[0], "the README leads with the test command"
     assert re.search(r"^make test$", ci, re.MULTILINE)
+
+
+def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
+    """The project's import contracts (pyproject.toml), read from its sources: no install."""
+    return subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache"],
+        cwd=project,
+        env=os.environ | {"PYTHONPATH": str(project / "src")},
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        ("core/settings.py", "from ..serving import app", "Entry points -> stages -> core"),
+        ("training/train.py", "from ..serving import batch", "Entry points -> stages -> core"),
+        ("data/split.py", "from . import prepare", "No import cycles"),
+        (
+            "core/files.py",
+            "def hidden() -> None:\n    from ..training import model",
+            "Entry points -> stages -> core",
+        ),
+    ],
+    ids=["upward", "between siblings", "cycle", "hidden in a function"],
+)
+def test_the_import_contracts_catch_a_wrong_import(
+    bake_once: Bake, tmp_path: Path, module: str, line: str, broken: str
+) -> None:
+    project = Path(shutil.copytree(bake_once(maturity_level="2"), tmp_path / "project"))
+    assert lint_imports(project).returncode == 0, "the project as generated keeps them"
+
+    path = project / "src" / DEFAULT_NAME / module
+    path.write_text(f"{path.read_text()}\n{line}\n")
+    result = lint_imports(project)
+
+    assert result.returncode != 0
+    assert f"{broken} BROKEN" in result.stdout

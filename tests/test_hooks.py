@@ -5,6 +5,8 @@ import importlib.util
 import json
 import subprocess
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from cookiecutter.generate import generate_context
@@ -13,9 +15,11 @@ from cookiecutter.prompt import prompt_for_config
 TEMPLATE = Path(__file__).resolve().parents[1]
 
 
-def load_hook(name: str):
+def load_hook(name: str) -> ModuleType:
     """Import a hook by file path: hooks/ is not a package."""
     spec = importlib.util.spec_from_file_location(name, TEMPLATE / "hooks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -26,7 +30,7 @@ post_gen = load_hook("post_gen_project")
 
 
 @pytest.fixture
-def answers() -> dict:
+def answers() -> dict[str, Any]:
     """A valid answer set that differs from the template defaults."""
     return {
         "project_name": "Fraud Radar",
@@ -58,7 +62,7 @@ def answers() -> dict:
     }
 
 
-def with_answer(answers: dict, path: str, value: str) -> dict:
+def with_answer(answers: dict[str, Any], path: str, value: str) -> dict[str, Any]:
     """Return a copy of `answers` with the dotted `path` (e.g. azure.dev.workspace) set."""
     changed = copy.deepcopy(answers)
     *parents, key = path.split(".")
@@ -69,18 +73,18 @@ def with_answer(answers: dict, path: str, value: str) -> dict:
     return changed
 
 
-def test_valid_answers_have_no_problems(answers):
+def test_valid_answers_have_no_problems(answers: dict[str, Any]) -> None:
     assert pre_gen.validate(answers) == []
 
 
-def test_template_defaults_are_valid():
+def test_template_defaults_are_valid() -> None:
     context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"))
     rendered = prompt_for_config(context, no_input=True)
 
     assert pre_gen.validate(pre_gen.answers_from(rendered)) == []
 
 
-def test_every_rule_names_a_real_template_variable():
+def test_every_rule_names_a_real_template_variable() -> None:
     variables = json.loads((TEMPLATE / "cookiecutter.json").read_text())
     assert set(pre_gen.ANSWER_RULES) <= set(variables)
 
@@ -123,7 +127,9 @@ def test_every_rule_names_a_real_template_variable():
         ("azure.shared.resource_group", "", "1-90"),
     ],
 )
-def test_rule_rejects_bad_value(answers, path, value, reason):
+def test_rule_rejects_bad_value(
+    answers: dict[str, Any], path: str, value: str, reason: str
+) -> None:
     label = path.replace("azure.", "__azure.", 1)
 
     (problem,) = pre_gen.validate(with_answer(answers, path, value))
@@ -132,7 +138,7 @@ def test_rule_rejects_bad_value(answers, path, value, reason):
     assert reason in problem
 
 
-def test_every_problem_is_reported_together(answers):
+def test_every_problem_is_reported_together(answers: dict[str, Any]) -> None:
     for path, value in [
         ("project_slug", "Bad Slug"),
         ("author_email", "nobody"),
@@ -151,7 +157,7 @@ def test_every_problem_is_reported_together(answers):
     ]
 
 
-def test_missing_azure_environment_is_reported(answers):
+def test_missing_azure_environment_is_reported(answers: dict[str, Any]) -> None:
     del answers["azure"]["uat"]
 
     problems = pre_gen.validate(answers)
@@ -160,7 +166,9 @@ def test_missing_azure_environment_is_reported(answers):
     assert all(problem.startswith("__azure.uat.") for problem in problems)
 
 
-def test_main_prints_every_problem_and_exits_1(answers, capsys):
+def test_main_prints_every_problem_and_exits_1(
+    answers: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     answers = with_answer(answers, "package_name", "json")
     answers = with_answer(answers, "maturity_level", "9")
 
@@ -174,7 +182,9 @@ def test_main_prints_every_problem_and_exits_1(answers, capsys):
     assert stderr[2].startswith("  - maturity_level '9' ")
 
 
-def test_main_is_silent_when_valid(answers, capsys):
+def test_main_is_silent_when_valid(
+    answers: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     pre_gen.main(answers)
 
     assert capsys.readouterr() == ("", "")
@@ -204,7 +214,7 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("level", "pruned"), [(0, LEVEL_1 | LEVEL_2), (1, LEVEL_2), (2, set())])
-def test_prune_removes_paths_above_level(project, level, pruned):
+def test_prune_removes_paths_above_level(project: Path, level: int, pruned: set[str]) -> None:
     removed = post_gen.prune(project, level, "fraud_radar")
 
     assert {path.relative_to(project).as_posix() for path in removed} == pruned
@@ -215,13 +225,13 @@ def test_prune_removes_paths_above_level(project, level, pruned):
     assert (project / "make").is_dir() == (level >= 1), "a level's folder goes when emptied"
 
 
-def test_prune_is_idempotent(project):
+def test_prune_is_idempotent(project: Path) -> None:
     post_gen.prune(project, 0, "fraud_radar")
 
     assert post_gen.prune(project, 0, "fraud_radar") == []
 
 
-def test_paths_to_prune_formats_package():
+def test_paths_to_prune_formats_package() -> None:
     assert "src/fraud_radar/monitoring" in post_gen.paths_to_prune(1, "fraud_radar")
     assert post_gen.paths_to_prune(2, "fraud_radar") == []
 
@@ -235,11 +245,11 @@ def test_paths_to_prune_formats_package():
         ("git@github.com:org/tpl.git", "git@github.com:org/tpl.git"),
     ],
 )
-def test_the_template_is_recorded_where_cruft_can_clone_it(typed, expected):
+def test_the_template_is_recorded_where_cruft_can_clone_it(typed: str, expected: str) -> None:
     assert post_gen.template_location(typed, "/home/me/.cookiecutters/tpl") == expected
 
 
-def cookiecutter_context(template: str, repo_dir: str) -> dict:
+def cookiecutter_context(template: str, repo_dir: str) -> dict[str, Any]:
     """What cookiecutter passes to the hooks: the answers and its own `_` keys."""
     return {
         "project_name": "Fraud Radar",
@@ -254,7 +264,7 @@ def cookiecutter_context(template: str, repo_dir: str) -> dict:
     }
 
 
-def test_a_local_template_is_recorded_with_its_commit_and_the_answers(tmp_path):
+def test_a_local_template_is_recorded_with_its_commit_and_the_answers(tmp_path: Path) -> None:
     template = tmp_path / "tpl"
     template.mkdir()
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(template)]
@@ -277,7 +287,9 @@ def test_a_local_template_is_recorded_with_its_commit_and_the_answers(tmp_path):
         assert machine_specific not in answers
 
 
-def test_a_template_that_is_not_a_git_checkout_has_no_commit(tmp_path, capsys):
+def test_a_template_that_is_not_a_git_checkout_has_no_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     context = cookiecutter_context(str(tmp_path), str(tmp_path))
     post_gen.link_to_template(tmp_path, context)
 
@@ -286,7 +298,7 @@ def test_a_template_that_is_not_a_git_checkout_has_no_commit(tmp_path, capsys):
     assert "not a git checkout" in capsys.readouterr().err
 
 
-def test_cruft_writes_its_own_file(tmp_path):
+def test_cruft_writes_its_own_file(tmp_path: Path) -> None:
     context = cookiecutter_context("gh:org/tpl", str(tmp_path)) | {"_commit": "abc"}
     post_gen.link_to_template(tmp_path, context)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from baking import Bake
 
 UV = Path(sys.executable).with_name("uv")
 # Run apart from the template's environment: checkov pins older pytest and packaging releases.
@@ -113,7 +114,8 @@ def parse(path: Path) -> dict[str, Any]:
     """The Bicep file as pycep's JSON: parameters, variables, resources and outputs."""
     from pycep import BicepParser
 
-    return BicepParser().parse(file_path=path)
+    parsed: dict[str, Any] = dict(BicepParser().parse(file_path=path))
+    return parsed
 
 
 def body(resource: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +123,8 @@ def body(resource: dict[str, Any]) -> dict[str, Any]:
     config = resource["config"]
     while "config" in config and ("loop_type" in config or "condition" in config):
         config = config["config"]
-    return config
+    declaration: dict[str, Any] = config
+    return declaration
 
 
 def resources(infra: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -155,7 +158,7 @@ def api_version_of(package: str) -> str:
     """The API version a single-version SDK package calls."""
     configuration = importlib.import_module(f"{package}._configuration")
     (cls,) = [c for n, c in vars(configuration).items() if n.endswith("Configuration")]
-    return cls(credential=object(), subscription_id="0").api_version
+    return str(cls(credential=object(), subscription_id="0").api_version)
 
 
 def rest_model(resource_type: str, api_version: str) -> Any:
@@ -287,7 +290,7 @@ def length_limits(parameter: dict[str, Any]) -> tuple[int, int]:
 
 
 @pytest.fixture
-def project(bake_once) -> Path:
+def project(bake_once: Bake) -> Path:
     return bake_once(maturity_level="1")
 
 
@@ -408,7 +411,7 @@ def test_every_resource_that_takes_tags_gets_them(project: Path) -> None:
 
 def test_the_settings_the_security_model_relies_on(project: Path) -> None:
     """Identity-based access, no anonymous data or registry access, recoverable secrets."""
-    expected = {
+    expected: dict[str, dict[str, object]] = {
         "Microsoft.Storage/storageAccounts": {
             "isHnsEnabled": True,
             "minimumTlsVersion": "TLS1_2",
@@ -448,7 +451,8 @@ def checkov(infra: Path) -> dict[str, Any]:
         timeout=600,
     )
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+    report: dict[str, Any] = json.loads(run.stdout)
+    return report
 
 
 def test_checkov_finds_only_the_accepted_gaps(project: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from baking import Bake
 
 BIN = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema, shellcheck wheels
 ENVIRONMENTS = ["dev", "uat", "prod"]
@@ -27,7 +28,7 @@ def check(command: list[str], cwd: Path) -> None:
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
 
 
-def pushed(bake_once, level: str) -> Path:
+def pushed(bake_once: Bake, level: str) -> Path:
     """A baked project in a git repository, as a user pushes it (actionlint needs the root).
     The tests only read it, so each level is baked once."""
     root = bake_once(maturity_level=level, project_name="Fraud Radar")
@@ -36,7 +37,7 @@ def pushed(bake_once, level: str) -> Path:
 
 
 @pytest.fixture(params=["1", "2"], ids=["level-1", "level-2"])
-def project(bake_once, request: pytest.FixtureRequest) -> Path:
+def project(bake_once: Bake, request: pytest.FixtureRequest) -> Path:
     return pushed(bake_once, request.param)
 
 
@@ -59,7 +60,8 @@ def bootstrap_dry_run(project: Path) -> str:
 
 
 def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
-    return job.get("steps", [])
+    listed: list[dict[str, Any]] = job.get("steps", [])
+    return listed
 
 
 def test_linters_and_schemas_report_nothing(project: Path) -> None:
@@ -230,7 +232,7 @@ def test_prod_waits_for_reviewers_and_the_others_do_not(project: Path) -> None:
 
 
 @pytest.fixture
-def level_2(bake_once) -> Path:
+def level_2(bake_once: Bake) -> Path:
     return pushed(bake_once, "2")
 
 
