@@ -32,8 +32,9 @@ test: lint ## Everything CI runs: every level baked, each baked project's own ga
 test-fast: lint ## The tests without the slow ones (installs, baked gates, climbing)
 	$(BIN)/pytest -n 2 -m "not slow"
 
+BENCH_ARGS ?=
 bench: install ## Our server vs `mlflow models serve` on a freshly baked, trained project
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/serving.py $(BENCH_ARGS)
 
 demo: install ## Bake a project with the defaults into build/ and run its demo
 	rm -rf build && $(BIN)/cookiecutter --no-input --output-dir build .

@@ -6,6 +6,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the template's venv: ruff, uv, cookiecutter
 RUFF = BIN / "ruff"
@@ -32,3 +34,22 @@ def project_env() -> dict[str, str]:
     # uv on PATH, as on most developer machines (the template's venv has it).
     env["PATH"] = f"{RUFF.parent}{os.pathsep}{env['PATH']}"
     return env
+
+
+def run_local_hooks(project: Path, env: dict[str, str]) -> None:
+    """Run the project's own workflow hooks, as `git commit` would: they install from PyPI.
+
+    pre-commit clones every repository of a config before it runs any hook, and GitHub is out
+    of reach here, so the `local` hooks run from a copy of the config that holds only them.
+    """
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    local = [repo for repo in config["repos"] if repo["repo"] == "local"]
+    hooks = {hook["id"] for repo in local for hook in repo["hooks"]}
+    assert {"actionlint", "zizmor", "check-github-workflows", "check-dependabot"} <= hooks
+    only_local = project.parent / "pre-commit-local.yaml"
+    only_local.write_text(yaml.safe_dump({**config, "repos": local}))
+    run(["git", "init", "-q"], cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    command = [".venv/bin/pre-commit", "run", "--config", str(only_local), "--all-files"]
+    output = run(command, cwd=project, env=env)
+    assert output.count("Passed") == len(hooks), output

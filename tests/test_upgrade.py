@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from baking import BIN, TEMPLATE, project_env, run
+from baking import BIN, TEMPLATE, project_env, run, run_local_hooks
 
 ANSWERS = ["project_name=Fraud Radar", "author_name=Ada Lovelace"]
 PACKAGE = "fraud_radar"
@@ -210,6 +210,8 @@ def test_a_team_climbs_from_0_to_1_to_2_keeping_every_edit(
     assert_fresh_render_plus_edits(project, template_repo, "2", edited, tmp_path)
     commit(project, "Climb to level 2")
     timed(["make", "lint", "test"], cwd=project)
+    run([".venv/bin/pre-commit", "validate-config"], cwd=project, env=project_env())
+    run_local_hooks(project, project_env())
 
 
 @pytest.mark.slow
