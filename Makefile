@@ -18,6 +18,7 @@ help: ## Show the targets
 
 install: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) ## Create .venv with the template's test tools
 	$(UV) sync --frozen
+	@if [ -d .git ]; then $(BIN)/pre-commit install; fi
 
 # Only hooks/, tests/ and benchmarks/: the Jinja tree is not Python until rendered, so the tests
 # lint what it bakes instead.
