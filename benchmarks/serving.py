@@ -29,9 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib  # the baked project's default Python is 3.11, so its venv has it too
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -148,7 +149,7 @@ def _step(name: str, command: list[str], cwd: Path, env: dict[str, str], logs: P
     say(f"{name} done ({time.perf_counter() - start:.1f} s, log {log})")
 
 
-def _wait(process: subprocess.Popen) -> int:
+def _wait(process: "subprocess.Popen[bytes]") -> int:
     """The exit code of the measuring process; on our own exit, stop it so it stops its servers."""
     try:
         return process.wait()
@@ -253,7 +254,7 @@ def measure(args: argparse.Namespace) -> int:
 
 def download_champion(pkg: SimpleNamespace, settings: Any, workdir: Path) -> tuple[str, Path]:
     """The champion's version and a local copy of its folder."""
-    import mlflow
+    import mlflow  # type: ignore[import-not-found]  # the project venv has it, not the template's
 
     pkg.tracking.use_tracking_store(settings)
     try:
@@ -292,7 +293,8 @@ class Launch:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @contextlib.contextmanager
@@ -315,7 +317,7 @@ def server(name: str, launch: Launch, port: int, log: Path) -> Iterator[None]:
 
 
 def _wait_ready(
-    process: subprocess.Popen, port: int, probe: str, log: Path, timeout: float
+    process: "subprocess.Popen[bytes]", port: int, probe: str, log: Path, timeout: float
 ) -> None:
     """Poll until 200; give up early when the process dies or says its model failed to load."""
     deadline = time.monotonic() + timeout
@@ -331,7 +333,7 @@ def _wait_ready(
     raise BenchmarkError(f"not ready after {timeout:.0f} s: {_tail(log)}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: "subprocess.Popen[bytes]") -> None:
     """SIGTERM to the server's process group (uvicorn workers included), SIGKILL if it lingers."""
     for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
         with contextlib.suppress(ProcessLookupError):
@@ -502,14 +504,11 @@ class PythonClient(Generator):
 
     def __init__(self, connections: int) -> None:
         self.connections = connections
-        try:
-            import uvloop
-
-            self.runner: Callable = uvloop.run
-            self.name = "built-in asyncio client (uvloop)"
-        except ImportError:
-            self.runner = asyncio.run
-            self.name = "built-in asyncio client"
+        self.runner: Callable[[Coroutine[Any, Any, Load]], Load] = asyncio.run
+        self.name = "built-in asyncio client"
+        with contextlib.suppress(ImportError):  # uvicorn[standard] installs it
+            self.runner = importlib.import_module("uvloop").run
+            self.name += " (uvloop)"
 
     def run(self, port: int, target: Target, seconds: int) -> Load:
         if seconds <= 0:
@@ -627,11 +626,6 @@ def batch(
 
 def sizes(package: str, folder: Path, workdir: Path, report: "Report") -> None:
     """Install each set into a fresh venv with uv (its cache makes this fast) and measure it."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the project's dev group installs tomli
-        import tomli as tomllib
-
     uv = shutil.which("uv")  # the driver puts the template's .venv/bin on PATH
     if uv is None:
         report.notes.append("sizes skipped: uv is not on PATH")
@@ -730,13 +724,15 @@ class Report:
 
     def _rows(self) -> list[tuple[str, ...]]:
         mlflow_rps = self._rps("mlflow models serve /invocations")
-        rows = [("HTTP, 1-row requests", "req/s", "p50 ms", "p99 ms", "errors", "vs mlflow")]
-        for label, load in self.http.items():
+        rows: list[tuple[str, ...]] = [
+            ("HTTP, 1-row requests", "req/s", "p50 ms", "p99 ms", "errors", "vs mlflow")
+        ]
+        for name, load in self.http.items():
             ratio = f"{load.per_second / mlflow_rps:.1f}x" if mlflow_rps else ""
-            if label == "health":
-                label, ratio = "load generator check: our GET /health", ""
-            rate, p50, p99 = f"{load.per_second:,.0f}", f"{load.p50_ms:.2f}", f"{load.p99_ms:.2f}"
-            rows.append((f"  {label}", rate, p50, p99, str(load.errors), ratio))
+            if name == "health":
+                name, ratio = "load generator check: our GET /health", ""
+            rate, latency = f"{load.per_second:,.0f}", (f"{load.p50_ms:.2f}", f"{load.p99_ms:.2f}")
+            rows.append((f"  {name}", rate, *latency, str(load.errors), ratio))
         if self.floors:
             rows.append(("In process, 1-row predict", "", "p50 ms", "p99 ms", "", ""))
         for label, (p50, p99) in self.floors.items():

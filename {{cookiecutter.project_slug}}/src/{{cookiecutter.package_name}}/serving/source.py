@@ -58,7 +58,8 @@ def _registered_version(folder: Path) -> str | None:
     if not meta.is_file():
         return None
     fields = dict(line.partition(": ")[::2] for line in meta.read_text().splitlines())
-    return fields.get("model_version", "").strip() or None
+    version = fields.get("model_version", "").strip().strip("'\"")  # YAML: 1, '1' or null
+    return None if version in {"", "null"} else version
 
 
 def _from_registry(uri: str) -> ModelSource:
