@@ -27,6 +27,7 @@ def project(tmp_path: Path, raw_dir: Path, monkeypatch: pytest.MonkeyPatch) -> P
     """A working directory laid out like the project, with fast settings."""
     shutil.copytree(raw_dir, tmp_path / "data" / "raw")
     monkeypatch.setenv(f"{ENV_PREFIX}N_ESTIMATORS", "20")
+    monkeypatch.setenv(f"{ENV_PREFIX}IMPORTANCE_REPEATS", "2")
     return tmp_path
 
 

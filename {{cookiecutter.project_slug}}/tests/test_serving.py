@@ -335,7 +335,7 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(
             continue  # no parameters or body: no invalid request to make
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
         def no_server_error(case: schemathesis.Case[Any]) -> None:
             case.call_and_validate(base_url=base_url, checks=[not_a_server_error])
 

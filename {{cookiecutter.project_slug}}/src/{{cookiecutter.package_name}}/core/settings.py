@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     n_estimators: int = Field(default=200, ge=1)
     max_depth: int | None = Field(default=None, ge=1)
     min_samples_leaf: int = Field(default=1, ge=1)
+    # Permutation feature importance: each repeat scores the test set once per feature.
+    importance_repeats: int = Field(default=5, ge=1)
 
     # The quality gate: the macro F1 score on the test set must beat the naive baseline by this
     # margin, and may not fall below the current champion's by more than the tolerance.

@@ -53,7 +53,7 @@ def baseline_score(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
     return score(naive, test)
 
 
-def evaluate(model: Pipeline, test: pd.DataFrame, seed: int) -> Evaluation:
+def evaluate(model: Pipeline, test: pd.DataFrame, seed: int, repeats: int = 5) -> Evaluation:
     """Metrics plus a confusion matrix, precision-recall curves and feature importance."""
     x, y = test[list(FEATURES)], test[TARGET]
     evaluation = Evaluation(metrics=score(model, test))
@@ -70,7 +70,7 @@ def evaluate(model: Pipeline, test: pd.DataFrame, seed: int) -> Evaluation:
     evaluation.figures["precision_recall.png"] = fig
 
     importance = permutation_importance(
-        model, x, y, scoring="f1_macro", n_repeats=10, random_state=seed, n_jobs=1
+        model, x, y, scoring="f1_macro", n_repeats=repeats, random_state=seed, n_jobs=1
     )
     ranked = pd.DataFrame(
         {"mean": importance.importances_mean, "std": importance.importances_std},

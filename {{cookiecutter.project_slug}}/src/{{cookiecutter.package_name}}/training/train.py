@@ -68,7 +68,7 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
         x_train = train_df[list(FEATURES)]
         model = build_model(settings).fit(x_train, train_df[TARGET])
 
-        evaluation = evaluate(model, test_df, seed=settings.seed)
+        evaluation = evaluate(model, test_df, settings.seed, settings.importance_repeats)
         mlflow.log_metrics(evaluation.metrics)
         mlflow.log_metrics(
             {f"baseline_{k}": v for k, v in baseline_score(train_df, test_df).items()}
