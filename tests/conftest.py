@@ -37,8 +37,3 @@ def bake_once(cookies_session: Any) -> Callable[..., Path]:
 
     return bake_cached
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first: two workers then start the longest work at once, and the many
-    short tests fill in around it, instead of one slow test running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
