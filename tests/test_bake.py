@@ -382,7 +382,7 @@ def test_ci_runs_the_test_command_the_readme_gives() -> None:
 def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
     """The project's import contracts (pyproject.toml), read from its sources: no install."""
     return subprocess.run(
-        [str(BIN / "lint-imports"), "--no-cache"],
+        [str(BIN / "lint-imports"), "--no-cache", "--no-logo"],
         cwd=project,
         env=os.environ | {"PYTHONPATH": str(project / "src")},
         capture_output=True,
