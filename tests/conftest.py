@@ -36,4 +36,3 @@ def bake_once(cookies_session: Any) -> Callable[..., Path]:
         return baked[key]
 
     return bake_cached
-
