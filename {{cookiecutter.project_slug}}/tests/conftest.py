@@ -6,11 +6,13 @@ core/schemas.py, so they stay green when `data/raw/` is replaced by a team's own
 """
 
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -99,6 +101,20 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def raw_dir() -> Path:
     """The data shipped with the project (read it, never write it)."""
     return RAW_DIR
+
+
+@pytest.fixture
+def raw_data(raw_dir: Path) -> pd.DataFrame:
+    """Every CSV file of the raw layer, as one table: what new data looks like."""
+    return pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on, for a server under test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture

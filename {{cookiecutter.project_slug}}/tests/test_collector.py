@@ -9,7 +9,6 @@ that its queue keeps what would be sent).
 import http.client
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +52,7 @@ from {{ cookiecutter.package_name }}.plugins import (
     scoring_observers,
 )
 
-from .conftest import Champion
+from .conftest import Champion, free_port
 
 Call = Callable[..., tuple[int, Any]]
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc)
@@ -70,11 +69,10 @@ def _no_data_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def records(raw_dir: Path) -> pd.DataFrame:
+def records(raw_data: pd.DataFrame) -> pd.DataFrame:
     """60 records of the raw data as a client sends them, every third missing what the
     contract lets it miss."""
-    raw = pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
-    sample = raw[list(FEATURES)].sample(n=60, replace=True, random_state=0)
+    sample = raw_data[list(FEATURES)].sample(n=60, replace=True, random_state=0)
     nullable = [f.name for f in input_contract().features if f.nullable]
     sample.loc[sample.index[1::3], nullable] = None
     return sample.reset_index(drop=True)
@@ -86,13 +84,6 @@ def serve_champion(champion: Champion, monkeypatch: pytest.MonkeyPatch) -> Calla
     observers for the data collector configuration of the test."""
     monkeypatch.setenv("MODEL_URI", str(champion.folder))
     return create_app
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -69,14 +69,10 @@ def load_scoring_script() -> ModuleType:
     return module
 
 
-def raw_data(raw_dir: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
-
-
 def test_batch_scoring_script_scores_like_make_score(
-    azureml_mount: Path, champion: Champion, raw_dir: Path, tmp_path: Path
+    azureml_mount: Path, champion: Champion, raw_data: pd.DataFrame, tmp_path: Path
 ) -> None:
-    raw = raw_data(raw_dir)
+    raw = raw_data
     files = [tmp_path / "a.csv", tmp_path / "b.csv"]
     raw.iloc[: len(raw) // 2].to_csv(files[0], index=False)
     raw.iloc[len(raw) // 2 :].to_csv(files[1], index=False)
@@ -96,11 +92,11 @@ def test_batch_scoring_script_scores_like_make_score(
 
 
 def test_batch_scoring_script_fails_loudly_on_bad_files(
-    azureml_mount: Path, raw_dir: Path, tmp_path: Path
+    azureml_mount: Path, raw_data: pd.DataFrame, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.csv"
     dropped = FEATURES[0]
-    raw_data(raw_dir).drop(columns=dropped).to_csv(bad, index=False)
+    raw_data.drop(columns=dropped).to_csv(bad, index=False)
     script = load_scoring_script()
     script.init()
     with pytest.raises(BatchInputError, match=dropped):

@@ -4,7 +4,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from {{ cookiecutter.package_name }}.core.tracking import (
     load_model,
 )
 
-from .conftest import Champion
+from .conftest import Champion, free_port
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SMOKE_REQUEST = Path(__file__).parents[1] / "azureml" / "smoke-request.json"
@@ -71,13 +70,6 @@ class Server:
             connection.close()
         parsed = json.loads(data) if data else None
         return response.status, parsed, {k.lower(): v for k, v in response.getheaders()}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
