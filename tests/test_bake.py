@@ -79,6 +79,7 @@ LEVEL_0_FILES = {
     "tests/test_batch.py",
     "tests/test_cli.py",
     "tests/test_data.py",
+    "tests/test_mlflow_protocol.py",
     "tests/test_predictor.py",
     "tests/test_registry.py",
     "tests/test_serving.py",

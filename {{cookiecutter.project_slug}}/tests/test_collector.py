@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from azureml.ai.monitoring.config import init_config, teardown_config
 from azureml.ai.monitoring.context import BasicCorrelationContext
 from azureml.ai.monitoring.init import is_sdk_ready, teardown
@@ -52,7 +51,7 @@ from {{ cookiecutter.package_name }}.plugins import (
     scoring_observers,
 )
 
-from .conftest import Champion, free_port
+from .conftest import Champion, free_port, served_in_thread
 
 Call = Callable[..., tuple[int, Any]]
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc)
@@ -90,37 +89,21 @@ def serve_champion(champion: Champion, monkeypatch: pytest.MonkeyPatch) -> Calla
 def serving(app: Any) -> Iterator[Call]:
     """The app under uvicorn in a thread, once its model is loaded; yields `call(method, path,
     body, **headers) -> (status, parsed body)`."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    with served_in_thread(app) as port:
 
-    def call(method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(
-                method, path, payload, {"content-type": "application/json", **headers}
-            )
-            response = connection.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            connection.close()
-
-    try:
-        deadline = time.monotonic() + 30
-        while True:
+        def call(method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             try:
-                if call("GET", "/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not get ready"
-            time.sleep(0.05)
+                payload = None if body is None else json.dumps(body)
+                connection.request(
+                    method, path, payload, {"content-type": "application/json", **headers}
+                )
+                response = connection.getresponse()
+                return response.status, json.loads(response.read())
+            finally:
+                connection.close()
+
         yield call
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def as_body(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def test_online_deployment_probes_and_scores_routes_the_app_serves(champion: Cha
     paths = {getattr(route, "path", None) for route in app.routes}
     assert routes["liveness_route"]["path"] == "/health"
     assert routes["readiness_route"]["path"] == "/ready"
-    assert routes["scoring_route"]["path"] == "/predict"
+    assert routes["scoring_route"]["path"] == "/invocations", "MLflow and Azure ML clients"
     for route in routes.values():
         assert route["path"] in paths
         assert route["port"] == ServingSettings.model_fields["port"].default

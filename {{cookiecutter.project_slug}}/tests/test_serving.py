@@ -167,7 +167,7 @@ def test_predictions_equal_the_models_own(
 
 
 def smoke(server: Server, *args: str) -> Result:
-    url = f"http://127.0.0.1:{server.port}/predict"
+    url = f"http://127.0.0.1:{server.port}/invocations"
     return CliRunner().invoke(app, ["smoke", url, "--request", str(SMOKE_REQUEST), *args])
 
 
@@ -192,7 +192,7 @@ def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps(request))
     result = CliRunner().invoke(
-        app, ["smoke", f"http://127.0.0.1:{server.port}/predict", "--request", str(wrong)]
+        app, ["smoke", f"http://127.0.0.1:{server.port}/invocations", "--request", str(wrong)]
     )
     assert result.exit_code == 1
     assert "record 0: predicted" in result.output
@@ -200,7 +200,8 @@ def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
 
 def test_the_smoke_test_fails_when_nobody_answers() -> None:
     result = CliRunner().invoke(
-        app, ["smoke", f"http://127.0.0.1:{free_port()}/predict", "--request", str(SMOKE_REQUEST)]
+        app,
+        ["smoke", f"http://127.0.0.1:{free_port()}/invocations", "--request", str(SMOKE_REQUEST)],
     )
     assert result.exit_code == 1
     assert "did not answer" in result.output
@@ -280,22 +281,51 @@ def test_bad_payloads_get_a_clear_4xx(server: Server, test_set: pd.DataFrame) ->
     huge = json.dumps({"records": [valid_record(test_set)] * 20_000}).encode()
     status, body, _ = server.call("POST", "/predict", raw=huge)
     assert status == 413, body
-    two_forms: dict[str, list[Any]] = {"instances": [], "inputs": []}
-    assert server.call("POST", "/invocations", two_forms)[0] == 422
 
 
-def test_bad_mlflow_payloads_get_a_400_that_names_the_field(
+def test_bad_mlflow_payloads_get_mlflows_error_body_naming_the_problem(
     server: Server, test_set: pd.DataFrame
 ) -> None:
-    record = valid_record(test_set) | {CATEGORY.name: "not-a-known-category"}
-    status, body, _ = server.call("POST", "/invocations", {"dataframe_records": [record]})
-    assert status == 400
-    assert f"record 0, field '{CATEGORY.name}'" in body["message"]
+    """The cases are compared with MLflow's own server in test_mlflow_protocol.py; here, that
+    the message says what to fix."""
+    record = valid_record(test_set)
+    cases = {
+        "text in a number": (
+            {"dataframe_records": [record | {NUMBER.name: "long"}]},
+            f"Failed to convert column {NUMBER.name}",
+        ),
+        "a missing column": (
+            {"dataframe_records": [{k: v for k, v in record.items() if k != CATEGORY.name}]},
+            f"missing inputs ['{CATEGORY.name}']",
+        ),
+        "a ragged split": (
+            {"dataframe_split": {"columns": [CATEGORY.name], "data": [["a value", 1.0]]}},
+            "every row of `data` must be a list of 1 values",
+        ),
+        "two payloads": ({"instances": [], "inputs": []}, "exactly one of the input fields"),
+        "too many records": (
+            {"dataframe_records": [{}] * 10_001},
+            "more than SERVING_MAX_RECORDS (10000)",
+        ),
+    }
+    for name, (payload, message) in cases.items():
+        status, body, _ = server.call("POST", "/invocations", payload)
+        assert status == 400, name
+        assert set(body) == {"error_code", "message"}, name
+        assert message in body["message"], (name, body)
 
-    split = {"columns": [CATEGORY.name], "data": [["a value", 1.0]]}
-    status, body, _ = server.call("POST", "/invocations", {"dataframe_split": split})
-    assert status == 400
-    assert server.call("POST", "/invocations", {"dataframe_records": []})[0] == 400
+
+def test_predict_is_strict_where_invocations_is_lenient(
+    server: Server, test_set: pd.DataFrame
+) -> None:
+    """The same record with an unused column and an unknown category: /invocations scores it
+    as MLflow does; /predict refuses it, naming both fields."""
+    record = valid_record(test_set) | {CATEGORY.name: "not-a-known-category", "unused": 1}
+    status, body, _ = server.call("POST", "/invocations", {"dataframe_records": [record]})
+    assert status == 200, body
+    status, body, _ = server.call("POST", "/predict", {"records": [record]})
+    assert status == 422
+    assert {CATEGORY.name, "unused"} <= {error["loc"][-1] for error in body["detail"]}
 
 
 def test_the_openapi_spec_types_records_from_the_contract(

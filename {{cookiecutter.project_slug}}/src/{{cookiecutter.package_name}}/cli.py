@@ -178,7 +178,9 @@ def score(
 
 @app.command()
 def smoke(
-    url: Annotated[str, typer.Argument(help="The scoring URL, e.g. http://127.0.0.1:8000/predict")],
+    url: Annotated[
+        str, typer.Argument(help="The scoring URL, e.g. http://127.0.0.1:8000/invocations")
+    ],
     request: Annotated[Path, typer.Option(help="Records and expected predictions (JSON).")] = Path(
         "azureml/smoke-request.json"
     ),

@@ -1,11 +1,14 @@
 """The scoring API: the same app under uvicorn locally, in the Docker image and on Azure ML.
 
 Routes: `GET /health` (liveness), `GET /ready` (503 until the model is loaded), `POST /predict`
-(typed records, from the model's input contract) and `POST /invocations` (MLflow's scoring
-protocol, so MLflow and Azure ML clients work unchanged). OpenAPI docs at `/docs`. uvicorn runs
-it through `asgi.py`, which adds the observers of the optional parts a higher level brings.
+(the strict, typed contract of the model's records: for this project's own clients), and
+`POST /invocations` with `GET /ping` and `GET /version` (MLflow's scoring protocol, lenient as
+MLflow is, plus Azure ML's `input_data`: for MLflow's and Azure ML's clients, unchanged).
+OpenAPI docs at `/docs`. uvicorn runs it through `asgi.py`, which adds the observers of the
+optional parts a higher level brings.
 """
 
+import asyncio
 import json
 import logging
 import threading
@@ -14,20 +17,66 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .. import __version__
 from ..core.contract import Contract
 from ..core.predictor import Predictor, load_predictor
 from ..core.settings import ServingSettings
-from .invocations import InvocationRequest, PayloadError, to_records
+from .invocations import (
+    AZURE_ML,
+    CSV,
+    FORMATS,
+    JSON,
+    PARQUET,
+    ProtocolError,
+    UnsupportedMediaTypeError,
+    columns_for,
+    read_invocation,
+)
 from .logs import configure_logging
 from .middleware import RequestContext
 from .source import ModelSource, locate_model
 
 log = logging.getLogger(__name__)
+
+VERSION_HEADER = "x-model-version"  # on every prediction: the model version that answered
+INLINE_BYTES = 64 * 1024  # larger /invocations bodies are parsed and scored in a thread
+MAX_ERRORS = 20  # validation errors listed in a 422
+# /invocations reads its body itself (JSON, CSV or Parquet): its OpenAPI body, described here.
+INVOCATIONS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "description": f"Exactly one of {', '.join(FORMATS)} or {AZURE_ML}; optional params.",
+                    "properties": {
+                        "dataframe_split": {
+                            "type": "object",
+                            "properties": {
+                                "columns": {"type": "array", "items": {"type": "string"}},
+                                "index": {"type": "array"},
+                                "data": {"type": "array", "items": {"type": "array"}},
+                            },
+                        },
+                        "dataframe_records": {"type": "array", "items": {"type": "object"}},
+                        "instances": {"type": "array", "items": {"type": "object"}},
+                        "inputs": {"oneOf": [{"type": "object"}, {"type": "array"}]},
+                        AZURE_ML: {"type": "object"},
+                        "params": {"type": "object"},
+                    },
+                }
+            },
+            CSV: {"schema": {"type": "string"}},
+            PARQUET: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 # Sees each scored request: (request id, input columns, labels, probabilities, classes). It runs
 # on the request path, so it must return at once and never raise.
@@ -118,7 +167,6 @@ def _add_routes(
     observers: tuple[Observer, ...],
 ) -> None:
     record: Any = contract.record_model()  # a class built at run time, from the contract
-    records_adapter = TypeAdapter(list[record])
     predict_request = create_model(
         "PredictRequest",
         __base__=Records,
@@ -133,9 +181,22 @@ def _add_routes(
             raise ModelNotReadyError(state.error or "the model is loading")
         return state.predictor
 
+    def scored(columns: dict[str, np.ndarray], request_id: str) -> np.ndarray:
+        """Labels and probabilities of the columns, seen by every observer; the labels."""
+        predictor = ready_predictor()
+        labels, proba = predictor.predict(columns)
+        for observe in observers:
+            observe(request_id, columns, labels, proba, predictor.classes)
+        return labels
+
     @app.exception_handler(ModelNotReadyError)
     async def not_ready(_: Request, err: ModelNotReadyError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError) -> Response:
+        body = json.dumps({"detail": validation_details(err.errors())})  # ASCII: any key is safe
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.get("/health", tags=["probes"])
     async def health() -> dict[str, str]:
@@ -161,11 +222,30 @@ def _add_routes(
             ).model_dump()
         )
 
-    @app.post("/predict", tags=["scoring"], response_model=PredictResponse, responses={503: {}})
+    @app.get("/ping", tags=["probes"], responses={503: {}})
+    async def ping() -> Response:
+        """MLflow's health check: 200 once the model is loaded."""
+        return Response("\n", status_code=200 if state.predictor else 503)
+
+    @app.get("/version", tags=["probes"])
+    async def version() -> Response:
+        """The version of this server (MLflow's answers its own)."""
+        return Response(__version__, media_type="text/plain")
+
+    @app.post(
+        "/predict",
+        tags=["scoring"],
+        response_model=PredictResponse,
+        responses={415: {}, 503: {}},
+        dependencies=[Depends(json_only)],
+    )
     async def predict(request: predict_request, http: Request) -> Response:
-        """Predicted class and class probabilities for each record."""
+        """The typed contract: each record's fields, types, ranges and categories are those the
+        model was trained on (a 422 names any other). Class and probabilities per record."""
         predictor = ready_predictor()
-        columns = _columns(request.records, contract)
+        columns = contract.to_columns(
+            {name: [getattr(r, name) for r in request.records] for name in contract.names}
+        )
         labels, proba = predictor.predict(columns)
         classes = predictor.classes
         for observe in observers:
@@ -177,50 +257,64 @@ def _add_routes(
                 for label, row in zip(labels, proba.tolist(), strict=True)
             ],
         }
-        return Response(json.dumps(body), media_type="application/json")
+        return _json(body, state.source.version)
 
-    @app.post("/invocations", tags=["scoring"], responses={400: {}, 503: {}})
-    async def invocations(request: InvocationRequest, http: Request) -> Response:
-        """MLflow's scoring protocol: `dataframe_split`, `dataframe_records`, `instances` or
-        `inputs`; the answer is `{"predictions": [...]}` as `mlflow models serve` gives."""
-        predictor = ready_predictor()
+    def invoke(body: bytes, content_type: str | None, request_id: str) -> Response:
         try:
-            records = records_adapter.validate_python(to_records(request))
-        except (PayloadError, ValidationError) as err:
-            return JSONResponse(
-                {"error_code": "BAD_REQUEST", "message": _explain(err)}, status_code=400
-            )
-        if not records:
-            return JSONResponse(
-                {"error_code": "BAD_REQUEST", "message": "no records to score"}, status_code=400
-            )
-        columns = _columns(records, contract)
-        labels, proba = predictor.predict(columns)
-        for observe in observers:
-            observe(http.state.request_id, columns, labels, proba, predictor.classes)
-        return Response(
-            json.dumps({"predictions": [str(label) for label in labels]}),
-            media_type="application/json",
-        )
+            invocation = read_invocation(body, content_type)
+            if invocation.rows > settings.max_records:
+                raise ProtocolError(
+                    f"{invocation.rows} records in one request, more than SERVING_MAX_RECORDS"
+                    f" ({settings.max_records}): split it"
+                )
+            labels = scored(columns_for(invocation, contract), request_id)
+        except ProtocolError as err:
+            return JSONResponse(err.body(), status_code=err.status)
+        except UnsupportedMediaTypeError as err:
+            return Response(str(err), status_code=415, media_type="text/plain")
+        predictions = [str(label) for label in labels]
+        answer = predictions if invocation.azure_ml else {"predictions": predictions}
+        return _json(answer, state.source.version)
+
+    @app.post(
+        "/invocations",
+        tags=["scoring"],
+        responses={400: {}, 415: {}, 503: {}},
+        openapi_extra=INVOCATIONS_BODY,
+    )
+    async def invocations(http: Request) -> Response:
+        """MLflow's scoring protocol, as `mlflow models serve` answers it, and Azure ML's
+        `input_data` shape: the route an Azure ML endpoint's scoring URI maps to."""
+        body = await http.body()
+        content_type, request_id = http.headers.get("content-type"), http.state.request_id
+        if len(body) <= INLINE_BYTES:
+            return invoke(body, content_type, request_id)
+        # A large body takes milliseconds to parse and score: off the event loop, so that other
+        # requests (and the probes) are answered meanwhile.
+        return await asyncio.to_thread(invoke, body, content_type, request_id)
 
 
 class ModelNotReadyError(Exception):
     """The model is not loaded (yet, or at all): answer 503."""
 
 
-def _columns(records: Sequence[BaseModel], contract: Contract) -> dict[str, np.ndarray]:
-    """Validated records as the column arrays a predictor takes."""
-    return contract.to_columns(
-        {name: [getattr(r, name) for r in records] for name in contract.names}
+def json_only(request: Request) -> None:
+    """/predict takes JSON only: another Content-Type gets a 415, before the body is read."""
+    mime = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if mime != JSON:
+        raise HTTPException(415, f"send the records as {JSON}, not {mime or 'no Content-Type'}")
+
+
+def validation_details(errors: Sequence[Any], limit: int = MAX_ERRORS) -> list[dict[str, Any]]:
+    """FastAPI's 422 details, without the input they echo (it may be NaN, which JSON cannot
+    carry, or megabytes long) and at most `limit` of them: enough to fix the request."""
+    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:limit]]
+    if len(errors) > limit:
+        details.append({"loc": [], "msg": f"and {len(errors) - limit} more", "type": "truncated"})
+    return details
+
+
+def _json(body: object, model_version: str) -> Response:
+    return Response(
+        json.dumps(body), media_type="application/json", headers={VERSION_HEADER: model_version}
     )
-
-
-def _explain(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return "; ".join(
-            f"record {e['loc'][0]}, field '{'.'.join(map(str, e['loc'][1:]))}': {e['msg']}"
-            if len(e["loc"]) > 1
-            else f"record {e['loc'][0]}: {e['msg']}"
-            for e in err.errors()
-        )
-    return str(err)
