@@ -298,8 +298,9 @@ class ModelNotReadyError(Exception):
     """The model is not loaded (yet, or at all): answer 503."""
 
 
-def json_only(request: Request) -> None:
-    """/predict takes JSON only: another Content-Type gets a 415, before the body is read."""
+async def json_only(request: Request) -> None:
+    """/predict takes JSON only: another Content-Type gets a 415, before the body is read.
+    (async: FastAPI runs a plain function dependency in a thread, a cost on every request)"""
     mime = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if mime != JSON:
         raise HTTPException(415, f"send the records as {JSON}, not {mime or 'no Content-Type'}")
