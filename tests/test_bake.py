@@ -65,6 +65,7 @@ LEVEL_0_FILES = {
     "src/{package}/serving/invocations.py",
     "src/{package}/serving/logs.py",
     "src/{package}/serving/middleware.py",
+    "src/{package}/serving/protocol.py",
     "src/{package}/serving/smoke.py",
     "src/{package}/serving/source.py",
     "src/{package}/training/__init__.py",
@@ -82,6 +83,7 @@ LEVEL_0_FILES = {
     "tests/test_mlflow_protocol.py",
     "tests/test_predictor.py",
     "tests/test_registry.py",
+    "tests/servers.py",
     "tests/test_serving.py",
     "tests/test_training.py",
 }

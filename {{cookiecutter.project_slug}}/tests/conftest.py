@@ -5,21 +5,14 @@ Nothing here pins the shipped sample data: the tests hold for any data that meet
 core/schemas.py, so they stay green when `data/raw/` is replaced by a team's own data.
 """
 
-import http.client
 import shutil
-import socket
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-import uvicorn
 from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.core.settings import (
@@ -113,45 +106,6 @@ def raw_dir() -> Path:
 def raw_data(raw_dir: Path) -> pd.DataFrame:
     """Every CSV file of the raw layer, as one table: what new data looks like."""
     return pd.concat([pd.read_csv(f) for f in sorted(raw_dir.glob("*.csv"))], ignore_index=True)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on, for a server under test."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served_in_thread(app: Any, ready: str = "/ready") -> Iterator[int]:
-    """An ASGI app under uvicorn, in a thread of the test process, once GET `ready` answers
-    200 (the model is loaded); yields its port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(port, ready):
-            assert thread.is_alive(), "the server stopped"
-            assert time.monotonic() < deadline, f"GET {ready} did not answer 200 within 30 s"
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _answers(port: int, path: str) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
 
 
 @pytest.fixture

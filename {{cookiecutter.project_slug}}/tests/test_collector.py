@@ -6,13 +6,11 @@ variables it reads; only the sidecar it posts to is missing (or its worker is sw
 that its queue keeps what would be sent).
 """
 
-import http.client
 import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -51,9 +49,9 @@ from {{ cookiecutter.package_name }}.plugins import (
     scoring_observers,
 )
 
-from .conftest import Champion, free_port, served_in_thread
+from .conftest import Champion
+from .servers import free_port, served_in_thread
 
-Call = Callable[..., tuple[int, Any]]
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=timezone.utc)
 
 
@@ -85,27 +83,6 @@ def serve_champion(champion: Champion, monkeypatch: pytest.MonkeyPatch) -> Calla
     return create_app
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[Call]:
-    """The app under uvicorn in a thread, once its model is loaded; yields `call(method, path,
-    body, **headers) -> (status, parsed body)`."""
-    with served_in_thread(app) as port:
-
-        def call(method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            try:
-                payload = None if body is None else json.dumps(body)
-                connection.request(
-                    method, path, payload, {"content-type": "application/json", **headers}
-                )
-                response = connection.getresponse()
-                return response.status, json.loads(response.read())
-            finally:
-                connection.close()
-
-        yield call
-
-
 def as_body(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Records as JSON has them: a missing value is null."""
     records: list[dict[str, Any]] = json.loads(frame.to_json(orient="records"))
@@ -118,8 +95,8 @@ def test_nothing_is_collected_off_azure(
     assert model_data_collector() is None
     assert scoring_observers() == []
 
-    with serving(serve_champion()) as call:
-        status, _ = call("POST", "/predict", {"records": as_body(records.head(3))})
+    with served_in_thread(serve_champion()) as server:
+        status, _, _ = server.call("POST", "/predict", {"records": as_body(records.head(3))})
     assert status == 200
     assert not is_sdk_ready(), "the data collector package was never started"
     assert get_queue() is None
@@ -145,10 +122,10 @@ def test_requests_succeed_when_the_collector_cannot_send(
     assert isinstance(collector, ModelDataCollector), "the configuration enables collection"
     body = {"records": as_body(records.head(5))}
     mlflow_body = {"dataframe_records": body["records"]}
-    with serving(serve_champion()) as call:
-        answers = [call("POST", "/predict", body) for _ in range(20)]
-        answers += [call("POST", "/invocations", mlflow_body) for _ in range(20)]
-    assert {status for status, _ in answers} == {200}
+    with served_in_thread(serve_champion()) as server:
+        answers = [server.call("POST", "/predict", body) for _ in range(20)]
+        answers += [server.call("POST", "/invocations", mlflow_body) for _ in range(20)]
+    assert {status for status, _, _ in answers} == {200}
     assert answers[0][1]["predictions"][0]["label"] == answers[-1][1]["predictions"][0]
 
 
@@ -161,9 +138,9 @@ def test_inputs_and_outputs_are_sent_correlated(
     monkeypatch.setenv("AZUREML_MDC_WORKER_DISABLED", "true")
     monkeypatch.setenv("SERVING_PREDICTION_COLUMN", TARGET)  # as the deployment sets it
     sent = records.iloc[[0, 1, 2]]  # row 1 has missing values
-    with serving(serve_champion()) as call:
-        status, answer = call(
-            "POST", "/predict", {"records": as_body(sent)}, **{"x-request-id": "req-42"}
+    with served_in_thread(serve_champion()) as server:
+        status, answer, _ = server.call(
+            "POST", "/predict", {"records": as_body(sent)}, headers={"x-request-id": "req-42"}
         )
         payloads: dict[str, Any] = {}
         deadline = time.monotonic() + 10

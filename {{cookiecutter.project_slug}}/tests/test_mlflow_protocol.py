@@ -6,7 +6,6 @@ MLflow refuses; no Content-Type, where MLflow fails with a 500). MLflow's own cl
 The corpus is built from the data contract and the test set: it holds for any schema.
 """
 
-import http.client
 import io
 import json
 import math
@@ -35,7 +34,8 @@ from {{ cookiecutter.package_name }}.serving.app import (
     create_app,
 )
 
-from .conftest import Champion, served_in_thread
+from .conftest import Champion
+from .servers import Client, served_in_thread
 
 CONTRACT = input_contract()
 NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
@@ -47,30 +47,23 @@ Answer = tuple[int, bytes, dict[str, str]]
 
 
 @pytest.fixture(scope="module")
-def servers(champion: Champion) -> Iterator[tuple[int, int]]:
-    """Ports of MLflow's scoring server and of ours, both serving the champion."""
+def servers(champion: Champion) -> Iterator[tuple[Client, Client]]:
+    """MLflow's scoring server (the reference) and ours, both serving the champion."""
     with pytest.MonkeyPatch.context() as patch:
         # MLflow's server marks the process as a serving environment: undone after the module.
         patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
         ours = create_app(ServingSettings(model_uri=str(champion.folder)))
         theirs = scoring_server.init(mlflow.pyfunc.load_model(str(champion.folder)))
         with (
-            served_in_thread(theirs, ready="/ping") as mlflow_port,
-            served_in_thread(ours) as our_port,
+            served_in_thread(theirs, ready="/ping") as reference,
+            served_in_thread(ours) as our,
         ):
-            yield mlflow_port, our_port
+            yield reference, our
 
 
-def post(port: int, request: Request, path: str = "/invocations") -> Answer:
+def post(server: Client, request: Request) -> Answer:
     body, content_type = request
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {} if content_type is None else {"content-type": content_type}
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        connection.close()
+    return server.send("POST", "/invocations", body, content_type)
 
 
 @pytest.fixture(scope="module")
@@ -183,31 +176,31 @@ def predictions(answer: Answer) -> Any:
 
 
 def test_we_answer_as_mlflows_own_server(
-    servers: tuple[int, int], rows: pd.DataFrame, champion: Champion
+    servers: tuple[Client, Client], rows: pd.DataFrame, champion: Champion
 ) -> None:
-    mlflow_port, our_port = servers
+    reference, ours = servers
     differences = []
     for name, request in corpus(rows, champion).items():
-        theirs, ours = post(mlflow_port, request), post(our_port, request)
-        assert ours[0] < 500, f"{name}: {ours[0]} {ours[1][:300]!r}"
-        if theirs[0] // 100 != ours[0] // 100:
-            differences.append(f"{name}: mlflow {theirs[0]}, ours {ours[0]} {ours[1][:200]!r}")
-        elif theirs[0] == 200 and predictions(theirs) != predictions(ours):
-            differences.append(f"{name}: mlflow {theirs[1]!r}, ours {ours[1]!r}")
-        elif theirs[0] >= 400 and ours[2].get("content-type", "").startswith(JSON_TYPE):
-            assert set(predictions(ours)) == {"error_code", "message"}, name
+        theirs, our = post(reference, request), post(ours, request)
+        assert our[0] < 500, f"{name}: {our[0]} {our[1][:300]!r}"
+        if theirs[0] // 100 != our[0] // 100:
+            differences.append(f"{name}: mlflow {theirs[0]}, ours {our[0]} {our[1][:200]!r}")
+        elif theirs[0] == 200 and predictions(theirs) != predictions(our):
+            differences.append(f"{name}: mlflow {theirs[1]!r}, ours {our[1]!r}")
+        elif theirs[0] >= 400 and our[2].get("content-type", "").startswith(JSON_TYPE):
+            assert set(predictions(our)) == {"error_code", "message"}, name
     assert differences == []
 
 
 def test_azure_mls_input_data_is_answered_with_a_bare_list(
-    servers: tuple[int, int], rows: pd.DataFrame
+    servers: tuple[Client, Client], rows: pd.DataFrame
 ) -> None:
     """Azure ML's body for MLflow models, which MLflow's own server refuses: the route an
     Azure ML endpoint's scoring URI maps to takes it, and answers as Azure ML's MLflow
     deployments do, with the list of predictions."""
-    mlflow_port, our_port = servers
+    reference, ours = servers
     split = json.loads(rows.to_json(orient="split", index=False))
-    expected = predictions(post(mlflow_port, as_json({"dataframe_split": split})))["predictions"]
+    expected = predictions(post(reference, as_json({"dataframe_split": split})))["predictions"]
     records = records_of(rows)
     for shape in (
         split | {"index": list(range(len(records)))},
@@ -215,47 +208,46 @@ def test_azure_mls_input_data_is_answered_with_a_bare_list(
         {name: [r[name] for r in records] for name in FEATURES},
     ):
         request = as_json({"input_data": shape, "params": {}})
-        assert post(mlflow_port, request)[0] == 400
-        status, body, headers = post(our_port, request)
+        assert post(reference, request)[0] == 400
+        status, body, headers = post(ours, request)
         assert (status, json.loads(body)) == (200, expected)
         assert headers[VERSION_HEADER]
-    status, body, _ = post(our_port, as_json({"input_data": split["data"]}))
+    status, body, _ = post(ours, as_json({"input_data": split["data"]}))
     assert status == 400
     assert "column names" in json.loads(body)["message"]
 
 
-def test_a_request_without_content_type_is_refused_not_failed(servers: tuple[int, int]) -> None:
-    mlflow_port, our_port = servers
+def test_a_request_without_content_type_is_refused_not_failed(
+    servers: tuple[Client, Client],
+) -> None:
+    reference, ours = servers
     request: Request = (b'{"dataframe_records": []}', None)
-    assert post(mlflow_port, request)[0] == 500, "MLflow fails on it"
-    status, body, _ = post(our_port, request)
+    assert post(reference, request)[0] == 500, "MLflow fails on it"
+    status, body, _ = post(ours, request)
     assert status == 415
     assert b"Content-Type" in body
 
 
 def test_mlflows_own_client_works_unchanged(
-    servers: tuple[int, int], rows: pd.DataFrame, champion: Champion
+    servers: tuple[Client, Client], rows: pd.DataFrame, champion: Champion
 ) -> None:
     """ScoringServerClient: ping, wait_server_ready and invoke, with missing values as pandas
     sends them (NaN)."""
-    mlflow_port, our_port = servers
+    reference, ours = servers
     data = rows.copy()
     data.loc[0, NUMBER.name] = math.nan
     answers = []
-    for port in (mlflow_port, our_port):
-        client = ScoringServerClient("127.0.0.1", port)
+    for server in (reference, ours):
+        client = ScoringServerClient("127.0.0.1", server.port)
         client.wait_server_ready(timeout=10)
         client.ping()  # raises unless 200
         answers.append(client.invoke(data).get_predictions())
     pd.testing.assert_frame_equal(*answers)
 
 
-def test_version_and_ping(servers: tuple[int, int]) -> None:
-    _, our_port = servers
+def test_version_and_ping(servers: tuple[Client, Client]) -> None:
+    _, ours = servers
     for path, expected in (("/ping", b"\n"), ("/version", None)):
-        connection = http.client.HTTPConnection("127.0.0.1", our_port, timeout=10)
-        connection.request("GET", path)
-        response = connection.getresponse()
-        assert response.status == 200
-        assert expected is None or response.read() == expected
-        connection.close()
+        status, body, _ = ours.send("GET", path, content_type=None)
+        assert status == 200
+        assert expected is None or body == expected

@@ -1,14 +1,13 @@
 """The scoring API over real HTTP, against a server started the way `make serve` starts it."""
 
-import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from {{ cookiecutter.package_name }}.cli import (
 )
 from {{ cookiecutter.package_name }}.core.contract import (
     Contract,
+    Feature,
 )
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
@@ -35,80 +35,22 @@ from {{ cookiecutter.package_name }}.core.tracking import (
     load_model,
 )
 
-from .conftest import Champion, free_port
+from .conftest import Champion
+from .servers import PACKAGE, Client, free_port, serving
 
-PACKAGE = "{{ cookiecutter.package_name }}"
 SMOKE_REQUEST = Path(__file__).parents[1] / "azureml" / "smoke-request.json"
 CONTRACT = input_contract()
 NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
 CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
 BOUNDED = next((f for f in CONTRACT.features if f.minimum is not None), None)
-
-
-class Server:
-    """A client of the server under test, speaking plain HTTP/1.1."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any, dict[str, str]]:
-        payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            sent = {"content-type": "application/json", **(headers or {})}
-            connection.request(method, path, body=payload, headers=sent)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
-        parsed = json.loads(data) if data else None
-        return response.status, parsed, {k.lower(): v for k, v in response.getheaders()}
-
-
-@contextmanager
-def serving(model_folder: Path, log_file: Path, until: str = "ready") -> Iterator[Server]:
-    """`python -m <package> serve` on a free port, as `make serve` runs it, until /ready
-    reports `until` ("ready", or "failed" for a model that cannot load)."""
-    port = free_port()
-    env = os.environ | {
-        "MODEL_URI": str(model_folder),
-        "SERVING_HOST": "127.0.0.1",
-        "SERVING_PORT": str(port),
-    }
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", PACKAGE, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        client = Server(port)
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                try:
-                    body = client.call("GET", "/ready")[1]
-                    if body["status"] == until:
-                        break
-                except OSError:
-                    pass
-                assert process.poll() is None, log_file.read_text()
-                assert time.monotonic() < deadline, f"/ready was not {until} within 60 s"
-                time.sleep(0.2)
-            yield client
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+REQUEST_TIMEOUT = 1.0  # SERVING_REQUEST_TIMEOUT of the server under test
 
 
 @pytest.fixture(scope="module")
-def server(champion: Champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The champion's folder as MODEL_URI."""
-    with serving(champion.folder, tmp_path_factory.mktemp("server") / "server.log") as client:
+def server(champion: Champion, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """The champion's folder as MODEL_URI, and a short deadline to send a request."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serving(champion.folder, log, request_timeout=str(REQUEST_TIMEOUT)) as client:
         yield client
 
 
@@ -121,13 +63,13 @@ def test_a_model_that_cannot_load_keeps_ready_at_503(champion: Champion, tmp_pat
     with serving(broken, log, until="failed") as client:
         status, body, _ = client.call("GET", "/ready")
         assert status == 503
-        assert body["detail"]
+        assert "model.onnx" in body["detail"]
+        assert str(tmp_path) not in body["detail"], "/ready tells anyone where the model lies"
         assert client.call("GET", "/health")[0] == 200
         assert client.call("POST", "/predict", {"records": []})[0] in {422, 503}
         record = dict.fromkeys(FEATURES)
         assert client.call("POST", "/predict", {"records": [record]})[0] in {422, 503}
-    logged = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    assert any(entry["message"] == "the model failed to load" for entry in logged)
+    assert any(entry["message"] == "the model failed to load" for entry in client.logged())
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +83,7 @@ def as_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def test_health_and_readiness_name_the_version(server: Server, champion: Champion) -> None:
+def test_health_and_readiness_name_the_version(server: Client, champion: Champion) -> None:
     assert server.call("GET", "/health")[:2] == (200, {"status": "ok"})
     status, body, _ = server.call("GET", "/ready")
     assert status == 200
@@ -150,7 +92,7 @@ def test_health_and_readiness_name_the_version(server: Server, champion: Champio
 
 
 def test_predictions_equal_the_models_own(
-    server: Server, champion: Champion, test_set: pd.DataFrame
+    server: Client, champion: Champion, test_set: pd.DataFrame
 ) -> None:
     native = load_model(str(champion.folder))
     status, body, headers = server.call("POST", "/predict", {"records": as_records(test_set)})
@@ -166,13 +108,13 @@ def test_predictions_equal_the_models_own(
     assert headers["x-request-id"]
 
 
-def smoke(server: Server, *args: str) -> Result:
+def smoke(server: Client, *args: str) -> Result:
     url = f"http://127.0.0.1:{server.port}/invocations"
     return CliRunner().invoke(app, ["smoke", url, "--request", str(SMOKE_REQUEST), *args])
 
 
 def test_the_smoke_test_of_a_release_passes_on_the_champion(
-    server: Server, champion: Champion
+    server: Client, champion: Champion
 ) -> None:
     """What a release checks on a new deployment before it gets traffic."""
     result = smoke(server, "--expect-version", champion.version, "--attempts", "3")
@@ -181,7 +123,7 @@ def test_the_smoke_test_of_a_release_passes_on_the_champion(
 
 
 def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
-    server: Server, tmp_path: Path
+    server: Client, tmp_path: Path
 ) -> None:
     result = smoke(server, "--expect-version", "999")
     assert result.exit_code == 1
@@ -207,7 +149,7 @@ def test_the_smoke_test_fails_when_nobody_answers() -> None:
     assert "did not answer" in result.output
 
 
-def test_a_request_id_is_echoed(server: Server, test_set: pd.DataFrame) -> None:
+def test_a_request_id_is_echoed(server: Client, test_set: pd.DataFrame) -> None:
     body = {"records": as_records(test_set.head(1))}
     headers = server.call("POST", "/predict", body, headers={"x-request-id": "abc-123"})[2]
     assert headers["x-request-id"] == "abc-123"
@@ -231,7 +173,7 @@ def mlflow_payloads(df: pd.DataFrame) -> dict[str, Any]:
     ["dataframe_split", "dataframe_records", "instances", "inputs as columns", "inputs as records"],
 )
 def test_every_mlflow_payload_form_answers_in_mlflows_shape(
-    server: Server, champion: Champion, test_set: pd.DataFrame, form: str
+    server: Client, champion: Champion, test_set: pd.DataFrame, form: str
 ) -> None:
     rows = test_set.head(7)
     status, body, _ = server.call("POST", "/invocations", mlflow_payloads(rows)[form])
@@ -264,7 +206,7 @@ def below_range(record: dict[str, Any]) -> None:
     ids=["missing", "wrong type", "boolean", "unknown category", "out of range", "extra field"],
 )
 def test_bad_records_get_a_422_that_names_the_field(
-    server: Server, test_set: pd.DataFrame, change: Callable[[dict[str, Any]], object], named: str
+    server: Client, test_set: pd.DataFrame, change: Callable[[dict[str, Any]], object], named: str
 ) -> None:
     record = valid_record(test_set)
     change(record)
@@ -274,7 +216,7 @@ def test_bad_records_get_a_422_that_names_the_field(
     assert any(named in error["loc"] for error in body["detail"]), body
 
 
-def test_bad_payloads_get_a_clear_4xx(server: Server, test_set: pd.DataFrame) -> None:
+def test_bad_payloads_get_a_clear_4xx(server: Client, test_set: pd.DataFrame) -> None:
     assert server.call("POST", "/predict", {"records": []})[0] == 422
     assert server.call("POST", "/predict", {"rows": []})[0] == 422
     assert server.call("POST", "/predict", raw=b'{"records": [')[0] == 422
@@ -284,7 +226,7 @@ def test_bad_payloads_get_a_clear_4xx(server: Server, test_set: pd.DataFrame) ->
 
 
 def test_bad_mlflow_payloads_get_mlflows_error_body_naming_the_problem(
-    server: Server, test_set: pd.DataFrame
+    server: Client, test_set: pd.DataFrame
 ) -> None:
     """The cases are compared with MLflow's own server in test_mlflow_protocol.py; here, that
     the message says what to fix."""
@@ -316,7 +258,7 @@ def test_bad_mlflow_payloads_get_mlflows_error_body_naming_the_problem(
 
 
 def test_predict_is_strict_where_invocations_is_lenient(
-    server: Server, test_set: pd.DataFrame
+    server: Client, test_set: pd.DataFrame
 ) -> None:
     """The same record with an unused column and an unknown category: /invocations scores it
     as MLflow does; /predict refuses it, naming both fields."""
@@ -329,7 +271,7 @@ def test_predict_is_strict_where_invocations_is_lenient(
 
 
 def test_the_openapi_spec_types_records_from_the_contract(
-    server: Server, champion: Champion
+    server: Client, champion: Champion
 ) -> None:
     spec = server.call("GET", "/openapi.json")[1]
     record = spec["components"]["schemas"]["Record"]
@@ -344,7 +286,7 @@ def test_the_openapi_spec_types_records_from_the_contract(
     "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
 )
 def test_fuzzing_the_openapi_spec_finds_no_server_error(
-    server: Server, mode: schemathesis.GenerationMode
+    server: Client, mode: schemathesis.GenerationMode
 ) -> None:
     """Property-based requests from the spec, valid and invalid: never a 5xx."""
     base_url = f"http://127.0.0.1:{server.port}"
@@ -362,3 +304,119 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(
             case.call_and_validate(base_url=base_url, checks=[not_a_server_error])
 
         no_server_error()
+
+
+# --- Hostile and broken clients: a 4xx that says why, never a 5xx, never a stalled server ---
+
+
+@pytest.mark.parametrize(
+    ("field", "token"),
+    [
+        (NUMBER, "NaN"),
+        (NUMBER, "Infinity"),
+        (NUMBER, "-Infinity"),
+        (NUMBER, "1e309"),
+        (CATEGORY, r'"\ud800"'),
+    ],
+    ids=["NaN", "Infinity", "-Infinity", "1e309", "lone surrogate"],
+)
+def test_values_json_cannot_carry_get_a_4xx_or_are_missing(
+    server: Client, test_set: pd.DataFrame, field: Feature, token: str
+) -> None:
+    """What FastAPI's 422 would echo, and the JSON encoder refuse: /predict refuses them,
+    /invocations reads them as missing values, as MLflow does."""
+    record = json.dumps(valid_record(test_set) | {field.name: "TOKEN"}).replace('"TOKEN"', token)
+    status, answer, _ = server.send("POST", "/predict", b'{"records": [%s]}' % record.encode())
+    assert status == 422, answer
+    assert field.name.encode() in answer
+    status, answer, _ = server.send(
+        "POST", "/invocations", b'{"dataframe_records": [%s]}' % record.encode()
+    )
+    assert status in {200, 400}, answer
+
+
+def test_malformed_json_gets_a_4xx(server: Client) -> None:
+    cases = [
+        rb'{"records": [{"\ud800": 1}]}',  # a key JSON allows and no encoder writes back
+        b'{"records": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",  # deeper than any parser
+        b'{"records": [',
+        b"\xff\xfe",
+    ]
+    for body in cases:
+        for path in ("/predict", "/invocations"):
+            status, answer, _ = server.send("POST", path, body)
+            assert 400 <= status < 500, (path, body[:30], status, answer)
+
+
+def test_thousands_of_bad_records_get_a_short_answer(server: Client) -> None:
+    """The first bad record ends validation: no seconds of work on the event loop, no
+    megabytes of errors."""
+    status, body, _ = server.send(
+        "POST", "/predict", json.dumps({"records": [{}] * 10_000}).encode()
+    )
+    assert status == 422
+    assert len(body) < 10_000
+    status, body, _ = server.send(
+        "POST", "/invocations", json.dumps({"instances": [{}] * 100_000}).encode()
+    )
+    assert status in {400, 413}
+    assert len(body) < 10_000
+
+
+def raw_connection(server: Client) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=REQUEST_TIMEOUT * 10)
+    return connection
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or the socket times out)."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_silent_and_trickling_clients_are_disconnected(
+    server: Client, test_set: pd.DataFrame
+) -> None:
+    """Without a deadline, a few thousand of them would hold every file descriptor."""
+    body = json.dumps({"dataframe_records": [valid_record(test_set)]}).encode()
+    head = (
+        "POST /invocations HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n"
+        f"x-request-id: trickle\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode()
+    silent = [raw_connection(server) for _ in range(50)]
+    slow_head, slow_body = raw_connection(server), raw_connection(server)
+    slow_head.sendall(head[:20])
+    slow_body.sendall(head + body[:5])
+
+    assert server.call("GET", "/health")[0] == 200, "the others are answered meanwhile"
+    for connection in silent:
+        assert read_until_closed(connection).startswith(b"HTTP/1.1 408 ")
+    assert read_until_closed(slow_head).startswith(b"HTTP/1.1 408 ")
+    assert read_until_closed(slow_body) == b"", "cut off, and nothing else"
+    for connection in [*silent, slow_head, slow_body]:
+        connection.close()
+    deadline = time.monotonic() + 10
+    while not any(entry.get("request_id") == "trickle" for entry in server.logged()):
+        assert time.monotonic() < deadline, "the cut-off request was not logged"
+        time.sleep(0.1)
+    server.call("GET", "/health")  # whatever the server logs after that request is written now
+    assert not [e for e in server.logged() if "exception" in e or e["level"] == "error"]
+
+
+def test_a_busy_port_is_named_before_the_server_starts(champion: Champion, tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = os.environ | {"MODEL_URI": str(champion.folder), "SERVING_PORT": str(port)}
+        result = subprocess.run(
+            [sys.executable, "-m", PACKAGE, "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "SERVING_PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

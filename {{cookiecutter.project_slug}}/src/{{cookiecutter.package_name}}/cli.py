@@ -7,6 +7,7 @@ ML job they are the job's input and output folders (see azureml/pipeline.yml).
 """
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -138,6 +139,16 @@ def serve() -> None:
         source = locate_model(settings)
     except UserError as err:
         raise fail(f"serve: {err}") from None
+    try:
+        # uvicorn would report a busy port after "startup complete", with a C++ abort at exit.
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.create_server((settings.host, settings.port), family=family):
+            pass
+    except OSError as err:
+        raise fail(
+            f"serve: cannot listen on {settings.host}:{settings.port} ({err.strerror}):"
+            " is another server running there? Stop it, or set SERVING_PORT"
+        ) from None
     os.environ["MODEL_URI"] = str(source.folder)
     uvicorn.run(
         "{{ cookiecutter.package_name }}.asgi:create_app",
@@ -145,6 +156,7 @@ def serve() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        http="{{ cookiecutter.package_name }}.serving.protocol:DeadlineProtocol",
         log_config=None,  # the app logs JSON itself
         access_log=False,  # one structured line per request comes from the app
     )

@@ -67,10 +67,11 @@ class ServingSettings(BaseSettings):
     # unset inside Azure ML, which mounts the model under AZUREML_MODEL_DIR.
     model_uri: str | None = Field(default=None, validation_alias="MODEL_URI")
     azureml_model_dir: Path | None = Field(default=None, validation_alias="AZUREML_MODEL_DIR")
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # this machine only; the image sets SERVING_HOST=0.0.0.0
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_records: int = Field(default=10_000, ge=1)
+    request_timeout: float = Field(default=10.0, gt=0)  # seconds to send a request, body included
     batch_rows: int = Field(default=65_536, ge=1)

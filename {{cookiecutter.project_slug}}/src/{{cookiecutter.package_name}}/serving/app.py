@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..core.contract import Contract
@@ -120,7 +122,7 @@ class ModelState:
         try:
             self.predictor = load_predictor(self.source.folder)
         except Exception as err:  # reported by /ready and the log; the process stays up
-            self.error = f"{type(err).__name__}: {err}"
+            self.error = f"{type(err).__name__}: {_public(str(err), self.source.folder)}"
             log.exception(
                 "the model failed to load", extra={"fields": {"model": str(self.source.folder)}}
             )
@@ -171,7 +173,11 @@ def _add_routes(
         "PredictRequest",
         __base__=Records,
         records=(
-            Annotated[list[record], Field(min_length=1, max_length=settings.max_records)],
+            # fail_fast: the first bad record ends validation (10,000 bad ones would take
+            # seconds on the event loop, to list errors nobody reads).
+            Annotated[
+                list[record], Field(min_length=1, max_length=settings.max_records, fail_fast=True)
+            ],
             ...,
         ),
     )
@@ -192,6 +198,12 @@ def _add_routes(
     @app.exception_handler(ModelNotReadyError)
     async def not_ready(_: Request, err: ModelNotReadyError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=503)
+
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(_: Request, __: ClientDisconnect) -> Response:
+        # The client left (or was cut off by SERVING_REQUEST_TIMEOUT) before its body arrived:
+        # nobody reads this answer, but the access log records why the request ended.
+        return Response(status_code=408)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, err: RequestValidationError) -> Response:
@@ -303,7 +315,8 @@ async def json_only(request: Request) -> None:
     (async: FastAPI runs a plain function dependency in a thread, a cost on every request)"""
     mime = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if mime != JSON:
-        raise HTTPException(415, f"send the records as {JSON}, not {mime or 'no Content-Type'}")
+        sent = f"not {mime}" if mime else "in a Content-Type header"
+        raise HTTPException(415, f"send the records as {JSON}, {sent}")
 
 
 def validation_details(errors: Sequence[Any], limit: int = MAX_ERRORS) -> list[dict[str, Any]]:
@@ -313,6 +326,13 @@ def validation_details(errors: Sequence[Any], limit: int = MAX_ERRORS) -> list[d
     if len(errors) > limit:
         details.append({"loc": [], "msg": f"and {len(errors) - limit} more", "type": "truncated"})
     return details
+
+
+def _public(message: str, folder: Path) -> str:
+    """`message` without where the model folder lies on the host: /ready answers anyone."""
+    for path in sorted({str(folder.resolve()), str(folder)}, key=len, reverse=True):
+        message = message.replace(path, "<model>")
+    return message
 
 
 def _json(body: object, model_version: str) -> Response:
