@@ -5,6 +5,7 @@ then what no linter knows: three environments in order, OIDC without secrets, on
 once and promoted unchanged, the smoke test before any traffic moves.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -191,6 +192,24 @@ def test_each_environment_deploys_alone(project: Path) -> None:
         "group": "deploy-${{ inputs.environment }}",
         "cancel-in-progress": False,
     }
+
+
+def test_registrations_run_one_at_a_time(project: Path) -> None:
+    """Two releases that register side by side could both see the old champion and the worse
+    model could end as champion: every job that runs the pipeline (and so `register`) shares
+    one concurrency group, whatever the commit."""
+    registering = [
+        (name, job_name, job)
+        for name in ("cd.yml", "drift.yml", "ci.yml", "deploy.yml")
+        if (project / ".github" / "workflows" / name).exists()
+        for job_name, job in workflow(project, name)["jobs"].items()
+        if "azureml/pipeline.yml" in json.dumps(job)
+    ]
+    assert registering
+    for name, job_name, job in registering:
+        assert job.get("concurrency") == {"group": "train-dev", "cancel-in-progress": False}, (
+            f"{name}/{job_name}"
+        )
 
 
 def test_settings_come_from_the_variables_the_bootstrap_sets(project: Path) -> None:

@@ -5,6 +5,7 @@ Nothing here pins the shipped sample data: the tests hold for any data that meet
 core/schemas.py, so they stay green when `data/raw/` is replaced by a team's own data.
 """
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -50,6 +51,13 @@ def settings_in(folder: Path, **overrides: object) -> Settings:
             **overrides,
         }
     )
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment in which `python -m <package> <command>` runs with `settings`."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    fields = {name: value for name, value in settings.model_dump().items() if value is not None}
+    return os.environ | {f"{prefix}{name.upper()}": str(value) for name, value in fields.items()}
 
 
 def commit_all(folder: Path) -> str:
@@ -159,9 +167,7 @@ def champion(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Cha
         run_prepare(settings)
         commit = commit_all(root)
         candidate = train(settings, settings.curated_dir, root / "candidate")
-        registered = register(settings, settings.curated_dir, root / "candidate")
-        uri = f"models:/{settings.model_name}@champion"
-        folder = download_model(uri, root / "served")
-    return Champion(
-        settings, candidate.run_id, candidate.model_uri, registered.version, folder, commit
-    )
+        version = register(settings, settings.curated_dir, root / "candidate").champion_version
+        assert version is not None, "the first model to pass the gate is the champion"
+        folder = download_model(f"models:/{settings.model_name}@champion", root / "served")
+    return Champion(settings, candidate.run_id, candidate.model_uri, version, folder, commit)

@@ -74,21 +74,23 @@ def test_register_records_the_outcome_a_release_deploys(project: Path) -> None:
     model_dir = project / "candidate"
     assert invoke("prepare").exit_code == 0
     assert invoke("train", "--model-dir", str(model_dir)).exit_code == 0
-    versions = []
+    outcomes = []
     for _ in range(2):
         result = invoke(
             "register", "--model-dir", str(model_dir), "--outcome-dir", str(project / "out")
         )
         assert result.exit_code == 0, result.output
-
-        outcome = json.loads((project / "out" / "registration.json").read_text())
-        assert outcome["model_name"] == "{{ cookiecutter.__model_name }}"
-        # The same model again ties the champion and takes over.
-        assert outcome["champion_version"] == outcome["registered_version"]
-        assert outcome["new_champion"] is True
-        assert "baseline" in outcome["verdict"]
-        versions.append(int(outcome["registered_version"]))
-    assert versions[1] == versions[0] + 1
+        outcomes.append(json.loads((project / "out" / "registration.json").read_text()))
+    first, again = outcomes
+    assert first["model_name"] == "{{ cookiecutter.__model_name }}"
+    assert first["champion_version"] == first["registered_version"]
+    assert first["new_champion"] is True
+    assert "baseline" in first["verdict"]
+    # The same model again is not a new version: the champion stays, and is what to deploy.
+    assert again["registered_version"] is None
+    assert again["champion_version"] == first["champion_version"]
+    assert again["new_champion"] is False
+    assert "nothing registered" in result.output
 
 
 def test_steps_fail_with_a_message_not_a_traceback(project: Path) -> None:

@@ -30,6 +30,9 @@ from {{ cookiecutter.package_name }}.data.ingest import (
     DataValidationError,
 )
 from {{ cookiecutter.package_name }}.data.prepare import (
+    TEST_FILE,
+    TRAIN_FILE,
+    CuratedLayerError,
     Prepared,
     prepare,
     read_curated,
@@ -191,3 +194,41 @@ def test_an_empty_raw_folder_is_a_clear_error(settings: Settings, tmp_path: Path
     empty.mkdir()
     with pytest.raises(DataReadError, match="no CSV file"):
         prepare(empty, settings.refined_dir, settings.curated_dir, 0.2, 0)
+
+
+def test_a_feature_without_any_value_is_refused(settings: Settings) -> None:
+    """It would train, then be served by the slow path: its imputer cannot be exported."""
+    feature = first(lambda f: f.nullable)
+    rewrite_raw(settings, lambda raw: raw.assign(**{feature.name: None}))
+    with pytest.raises(DataValidationError, match=f"{feature.name} have no value in any row"):
+        run_prepare(settings)
+    assert not Path(settings.refined_dir).exists()
+
+
+def layers(settings: Settings) -> dict[Path, bytes]:
+    folders = (Path(settings.refined_dir), Path(settings.curated_dir))
+    return {path: path.read_bytes() for folder in folders for path in folder.iterdir()}
+
+
+def test_a_failure_while_writing_leaves_every_layer_as_it_was(settings: Settings) -> None:
+    run_prepare(settings)
+    before = layers(settings)
+    # The test set's temporary file cannot be written (a folder is in its way): the refined
+    # layer and the train set were written before it, and must not replace the old ones.
+    blocker = Path(settings.curated_dir) / f".{TEST_FILE}.partial"
+    blocker.mkdir()
+    with pytest.raises(IsADirectoryError):
+        run_prepare(settings, seed=settings.seed + 1)
+    blocker.rmdir()
+    assert layers(settings) == before
+
+
+def test_a_split_mixed_from_two_runs_is_refused(settings: Settings) -> None:
+    """What a kill between two renames would leave: a train set of one run, a test set of
+    another (they may share rows, and the test score would lie)."""
+    run_prepare(settings)
+    old_train = (Path(settings.curated_dir) / TRAIN_FILE).read_bytes()
+    run_prepare(settings, seed=settings.seed + 1)
+    (Path(settings.curated_dir) / TRAIN_FILE).write_bytes(old_train)
+    with pytest.raises(CuratedLayerError, match="mixes two runs of `prepare`"):
+        read_curated(settings.curated_dir)

@@ -2,6 +2,7 @@
 policy holds at its edges (cooldown first, then metric drop, drift, age)."""
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import typer.main
 import yaml
 from azure.ai.ml.entities._load_functions import load_schedule
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import (
@@ -22,6 +24,7 @@ from {{ cookiecutter.package_name }}.core.schemas import (
 from {{ cookiecutter.package_name }}.monitoring.policy import (
     Evidence,
     RetrainPolicy,
+    gather_evidence,
     should_retrain,
 )
 from {{ cookiecutter.package_name }}.monitoring.thresholds import (
@@ -203,6 +206,27 @@ def test_drift_then_the_policy_decide_from_real_reports(
     decision = json.loads((reports / "decision.json").read_text())
     assert decision["retrain"] is False
     assert "cooldown" in decision["reasons"][0]
+
+
+def test_a_training_run_that_did_not_finish_does_not_start_the_cooldown(
+    champion: Champion, tmp_path: Path
+) -> None:
+    """A run killed with -9 stays RUNNING; one stopped by SIGTERM ends FAILED: neither trained a
+    model, so neither may hold back a retraining for `min_days_between_trainings`."""
+    store = tmp_path / "mlruns.db"
+    shutil.copy(champion.settings.tracking_uri.removeprefix("sqlite:///"), store)
+    settings = champion.settings.model_copy(update={"tracking_uri": f"sqlite:///{store}"})
+    client = MlflowClient(settings.tracking_uri)
+    trained = client.get_run(champion.run_id).info
+    for status in ("RUNNING", "FAILED"):
+        later = client.create_run(trained.experiment_id, start_time=trained.start_time + 60_000)
+        if status != "RUNNING":
+            client.set_terminated(later.info.run_id, status)
+
+    evidence = gather_evidence(
+        {"reference": {"run_id": champion.run_id}, "drifted_features": []}, settings
+    )
+    assert evidence.last_trained == evidence.champion_trained
 
 
 def test_should_retrain_refuses_a_missing_report(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
 """The gate and the aliases: only a model that earns it moves `champion`."""
 
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from mlflow import MlflowClient
 
 from {{ cookiecutter.package_name }}.core.settings import (
@@ -13,12 +17,17 @@ from {{ cookiecutter.package_name }}.training.register import (
     CHALLENGER,
     CHAMPION,
     GateFailedError,
+    Registration,
     judge,
     register,
 )
 from {{ cookiecutter.package_name }}.training.train import (
     train,
 )
+
+from .conftest import cli_env, run_prepare
+
+PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 @pytest.mark.parametrize(
@@ -63,20 +72,66 @@ def test_aliases_follow_the_gate(
     assert (first.version, first.champion_version) == ("1", "1")
     assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "1"}
 
+    # The champion's own model again (a retraining on unchanged code, data and parameters)
+    # is not a new version, and moves nothing.
+    again = register(prepared, prepared.curated_dir, tmp_path / "good")
+    assert (again.version, again.champion_version) == (None, "1")
+
     weak = make_settings(n_estimators=1, max_depth=1, min_gain_over_baseline=0.0)
     train(weak, weak.curated_dir, tmp_path / "weak")
     second = register(weak, weak.curated_dir, tmp_path / "weak")
     assert not second.verdict.beats_champion
     assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "2"}
 
-    # The same model again ties the champion: as good is good enough to take over.
-    third = register(prepared, prepared.curated_dir, tmp_path / "good")
-    assert third.champion_version == "3"
-    assert aliases(prepared) == {CHAMPION: "3", CHALLENGER: "3"}
-
     strict = prepared.model_copy(update={"min_gain_over_baseline": 1.0})
     with pytest.raises(GateFailedError, match="does not beat the naive baseline"):
         register(strict, strict.curated_dir, tmp_path / "good")
     versions = MlflowClient().search_model_versions(f"name='{prepared.model_name}'")
-    assert sorted(str(v.version) for v in versions) == ["1", "2", "3"], "nothing registered"
-    assert aliases(prepared) == {CHAMPION: "3", CHALLENGER: "3"}, "no alias moved"
+    assert sorted(str(v.version) for v in versions) == ["1", "2"], "nothing more registered"
+    assert aliases(prepared) == {CHAMPION: "1", CHALLENGER: "2"}, "no alias moved"
+
+
+def test_two_trainings_at_once_on_a_new_store_both_succeed(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Both find no MLflow store, and both would create its tables: one at a time."""
+    fresh = tmp_path / "fresh" / "mlruns.db"
+    fresh.parent.mkdir()
+    settings = make_settings(tracking_uri=f"sqlite:///{fresh}")
+    run_prepare(settings)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", PACKAGE, "train", "--model-dir", str(tmp_path / name)],
+            env=cli_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in ("first", "second")
+    ]
+    for process in processes:
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == 0, output
+    client = MlflowClient(settings.tracking_uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [run.info.status for run in runs] == ["FINISHED", "FINISHED"]
+
+
+def test_a_registration_waits_while_another_holds_the_store(
+    prepared: Settings, tmp_path: Path
+) -> None:
+    """Comparing with the champion and moving the alias is one step per process, so two
+    registrations close together cannot both beat the same old champion."""
+    train(prepared, prepared.curated_dir, tmp_path / "candidate")
+    database = prepared.tracking_uri.removeprefix("sqlite:///")
+    done: list[Registration] = []
+    waiting = threading.Thread(
+        target=lambda: done.append(register(prepared, prepared.curated_dir, tmp_path / "candidate"))
+    )
+    with FileLock(f"{database}.lock"):  # another process registering
+        waiting.start()
+        waiting.join(timeout=3)
+        assert waiting.is_alive(), "it went ahead while the store was held"
+        assert not MlflowClient().search_registered_models()
+    waiting.join(timeout=60)
+    assert done[0].champion_version == "1"

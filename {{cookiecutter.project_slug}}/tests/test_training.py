@@ -1,14 +1,22 @@
 """Training: a model that clears the gate, and a run that says how it was made."""
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import Run
 
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
     TARGET,
+)
+from {{ cookiecutter.package_name }}.core.settings import (
+    Settings,
 )
 from {{ cookiecutter.package_name }}.core.tracking import (
     configure_tracking,
@@ -25,7 +33,9 @@ from {{ cookiecutter.package_name }}.training.train import (
     Candidate,
 )
 
-from .conftest import Champion
+from .conftest import Champion, cli_env
+
+PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 @pytest.fixture
@@ -88,3 +98,36 @@ def test_the_candidate_file_hands_over_to_register(tmp_path: Path) -> None:
     assert Candidate.load(tmp_path / "model") == candidate
     with pytest.raises(FileNotFoundError, match="run `train` first"):
         Candidate.load(tmp_path / "nowhere")
+
+
+def test_a_stopped_training_ends_its_run_and_leaves_no_candidate(
+    prepared: Settings, tmp_path: Path
+) -> None:
+    """SIGTERM, as when an Azure ML job is cancelled: the run is not left RUNNING forever (the
+    retraining policy would count it), and `register` finds no candidate to take."""
+    model_dir = tmp_path / "candidate"
+    process = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "train", "--model-dir", str(model_dir)],
+        env=cli_env(prepared),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    client = MlflowClient(prepared.tracking_uri)
+
+    def started() -> list[Run]:
+        return list(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+
+    deadline = time.monotonic() + 120
+    while not (runs := started()):
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "no run started within 120 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
+
+    assert process.returncode == 130, output
+    assert "train stopped" in output
+    assert "Traceback" not in output
+    assert client.get_run(runs[0].info.run_id).info.status == "FAILED"
+    assert not (model_dir / "candidate.json").exists()

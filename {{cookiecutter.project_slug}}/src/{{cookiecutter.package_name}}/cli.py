@@ -79,6 +79,12 @@ def register(
     if outcome_dir:
         done.write(outcome_dir / "registration.json", settings.model_name)
     name = settings.model_name
+    if done.version is None:
+        typer.echo(
+            f"nothing registered: the champion, {name} version {done.champion_version}, gives"
+            " the same answers on the test set (unchanged code, data and parameters?)"
+        )
+        return
     typer.echo(f"{name} version {done.version} is challenger ({done.verdict.explain()})")
     if done.champion_version == done.version:
         typer.echo(f"{name} version {done.version} is the new champion")

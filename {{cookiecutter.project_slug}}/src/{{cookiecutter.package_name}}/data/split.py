@@ -10,17 +10,23 @@ from .ingest import DataValidationError
 def split(refined: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded split, stratified on the label so that every class reaches both sets."""
     curated = refined[[*FEATURES, TARGET]]
-    _require_learnable(curated[TARGET], test_size)
+    _require_learnable(curated, test_size)
     train, test = train_test_split(
         curated, test_size=test_size, random_state=seed, stratify=curated[TARGET]
     )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def _require_learnable(labels: pd.Series, test_size: float) -> None:
+def _require_learnable(curated: pd.DataFrame, test_size: float) -> None:
     """Refuse, before anything is written, data that no model could be trained and tested on."""
+    labels = curated[TARGET]
     counts = labels.value_counts()
     problems = []
+    if empty := [name for name in FEATURES if curated[name].isna().all()]:
+        problems.append(
+            f"feature(s) {', '.join(empty)} have no value in any row: fix the data, or drop them"
+            " from core/schemas.py"
+        )
     if len(counts) < 2:
         problems.append(f"the label '{TARGET}' has {len(counts)} class(es): a classifier needs 2")
     if rare := sorted(str(label) for label, n in counts.items() if n < 2):

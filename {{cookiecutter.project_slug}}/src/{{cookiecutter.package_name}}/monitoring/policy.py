@@ -1,8 +1,9 @@
 """Should we retrain? The written policy of the feedback loop, as code a reviewer can read.
 
 Rules, in order (the first that applies decides):
-1. Cooldown: never retrain within `min_days_between_trainings` of the last training run, won or
-   lost, whatever the evidence; drift that persists is seen again by the next scheduled check.
+1. Cooldown: never retrain within `min_days_between_trainings` of the last training run that
+   finished, won or lost, whatever the evidence; drift that persists is seen again by the next
+   scheduled check.
 2. Labelled performance: when labels of recent production data exist, retrain if the champion's
    primary metric on them fell more than `max_metric_drop` below its score at training time.
 3. Drift: retrain if at least `min_drifted_features` of the watched features drifted (the drift
@@ -106,9 +107,13 @@ def gather_evidence(
     # A report made with a given reference file has no run: the registry names the champion's.
     run_id = lineage.get("run_id") or resolve(client, model_uri)[1]
     run = client.get_run(run_id)
-    # The cooldown counts from the latest training run, even one the gate turned down.
+    # The cooldown counts from the latest training run that finished, even one the gate turned
+    # down; a run killed midway (RUNNING forever, or FAILED) trained nothing.
     latest = client.search_runs(
-        [run.info.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+        [run.info.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
     )
     metric_on_labelled = None
     if labelled is not None:
