@@ -190,6 +190,21 @@ def test_reports_are_written(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["drift.html", "drift.json"]
 
 
+def test_a_category_that_looks_like_math_is_drawn_as_text(
+    prepared: Settings, train_file: Path, shipped: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Values are data: `$...$` must not reach matplotlib's math parser (it raised, and the
+    run ended with drift.json written and no drift.html)."""
+    current = shipped.copy()
+    current[CATEGORY] = current[CATEGORY].astype(object)
+    current.loc[current.index[::2], CATEGORY] = r"$\frac{$"
+    output = tmp_path / "out"
+    current_file = _csv(current, tmp_path / "current.csv")
+    result = drift(str(current_file), "--reference", str(train_file), "--output-dir", str(output))
+    assert result.exit_code == DRIFT, result.output
+    assert sorted(p.name for p in output.iterdir()) == ["drift.html", "drift.json"]
+
+
 def test_champion_reference_comes_from_lineage(
     champion: Champion, shipped: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,10 +6,11 @@ import io
 import json
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..core.files import replaced_atomically
+from ..core.files import replaced_together
 from .drift import DriftResult, FeatureDrift
 from .thresholds import METRICS
 
@@ -26,12 +27,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 
 def write_reports(result: DriftResult, output_dir: Path) -> tuple[Path, Path]:
-    """Write both reports atomically: a reader (or CI artifact upload) never sees half of one."""
+    """Write both reports, or neither: a reader (or CI artifact upload) never sees half of one,
+    nor a drift.json beside the drift.html of another run."""
     summary = json.dumps(result.summary(), indent=2) + "\n"
-    return (
-        _write_atomic(output_dir / JSON_FILE, summary),
-        _write_atomic(output_dir / HTML_FILE, render_html(result)),
-    )
+    page = render_html(result)
+    paths = (output_dir / JSON_FILE, output_dir / HTML_FILE)
+    with replaced_together(*paths) as (json_file, html_file):
+        json_file.write_text(summary, encoding="utf-8")
+        html_file.write_text(page, encoding="utf-8")
+    return paths
 
 
 def render_html(result: DriftResult) -> str:
@@ -104,7 +108,13 @@ def _table(result: DriftResult) -> str:
 
 def _plot(feature: FeatureDrift) -> str:
     """Reference vs current shares: overlaid histograms for numbers, grouped bars for
-    categories. A PNG as base64, drawn without pyplot (no global state, no display)."""
+    categories. A PNG as base64, drawn without pyplot (no global state, no display). Names and
+    categories are data: `$` in them is a dollar, never matplotlib's math notation."""
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _draw(feature)
+
+
+def _draw(feature: FeatureDrift) -> str:
     figure = Figure(figsize=(7, 3.2), layout="constrained")
     axes = figure.subplots()
     dist = feature.distribution
@@ -125,9 +135,3 @@ def _plot(feature: FeatureDrift) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    with replaced_atomically(path) as partial:
-        partial.write_text(text, encoding="utf-8")
-    return path
