@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,16 @@ def link_to_template(root: Path, context: dict[str, Any]) -> None:
         )
 
 
+def forget_rendered_copy() -> None:
+    """Cookiecutter runs this hook from a rendered copy in the temporary folder and leaves it
+    there, every answer inside: delete it. (The template's own file is never in that folder.)"""
+    path = Path(__file__).resolve()
+    if path.parent == Path(tempfile.gettempdir()).resolve():
+        path.unlink(missing_ok=True)
+
+
 def main() -> None:
+    forget_rendered_copy()
     context = json.loads(RENDERED_CONTEXT)
     root = Path.cwd()
     prune(root, int(context["maturity_level"]), context["package_name"])

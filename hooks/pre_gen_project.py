@@ -9,7 +9,9 @@ import json
 import keyword
 import re
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 # The whole context as one JSON literal: escaped by jsonify, so quotes or backslashes in a free-text
@@ -44,6 +46,45 @@ DEPENDENCY_MODULES = frozenset(
 )
 
 
+# Distribution names of every package in a generated project's uv.lock (levels share one
+# pyproject.toml, so one lock): a project of the same name would depend on itself, and uv
+# refuses to install it. tests/test_bake.py checks that a baked project's lock adds no name.
+LOCKED_NAMES = """
+    aiohappyeyeballs aiohttp aiosignal alembic annotated-doc annotated-types anyio arrow asgiref
+    ast-serialize async-timeout attrs azure-ai-ml azure-core azure-core-tracing-opentelemetry
+    azure-identity azure-mgmt-core azure-monitor-opentelemetry
+    azure-monitor-opentelemetry-exporter azure-storage-blob azure-storage-file-datalake
+    azure-storage-file-share azureml-ai-monitoring binaryornot blinker cachetools certifi cffi
+    cfgv charset-normalizer click cloudpickle colorama coloredlogs contourpy cookiecutter
+    coverage cruft cryptography cycler databricks-sdk distlib docker exceptiongroup fastapi
+    filelock flask flask-cors flatbuffers fonttools frozenlist gitdb gitpython google-auth
+    graphene graphql-core graphql-relay greenlet grimp gunicorn h11 harfile httptools huey
+    humanfriendly hypothesis hypothesis-graphql identify idna import-linter importlib-metadata
+    iniconfig isodate itsdangerous jinja2 joblib jsonschema jsonschema-rs
+    jsonschema-specifications kiwisolver librt mako markdown-it-py markupsafe marshmallow
+    matplotlib mdurl ml-dtypes mlflow mlflow-skinny mlflow-tracing mpmath msal msal-extensions
+    msrest multidict mypy mypy-extensions narwhals nodeenv numpy oauthlib onnx onnxruntime
+    opentelemetry-api opentelemetry-instrumentation opentelemetry-instrumentation-asgi
+    opentelemetry-instrumentation-dbapi opentelemetry-instrumentation-django
+    opentelemetry-instrumentation-fastapi opentelemetry-instrumentation-flask
+    opentelemetry-instrumentation-httpx opentelemetry-instrumentation-logging
+    opentelemetry-instrumentation-psycopg2 opentelemetry-instrumentation-requests
+    opentelemetry-instrumentation-urllib opentelemetry-instrumentation-urllib3
+    opentelemetry-instrumentation-wsgi opentelemetry-proto opentelemetry-resource-detector-azure
+    opentelemetry-sdk opentelemetry-semantic-conventions opentelemetry-util-http packaging
+    pandas pandas-stubs pandera pathspec pillow platformdirs pluggy pre-commit prettytable
+    propcache protobuf psutil pyarrow pyasn1 pyasn1-modules pycparser pydantic pydantic-core
+    pydantic-settings pydash pygments pyjwt pyparsing pyrate-limiter pyreadline3 pytest
+    pytest-cov python-dateutil python-discovery python-dotenv python-slugify pytz pywin32 pyyaml
+    referencing requests requests-oauthlib rich rpds-py ruff schemathesis scikit-learn scipy
+    shellingham six skl2onnx skops smmap sortedcontainers sqlalchemy sqlparse starlette
+    strictyaml sympy text-unidecode threadpoolctl toml tomli tqdm typeguard typer types-pytz
+    types-pyyaml typing-extensions typing-inspect typing-inspection tzdata urllib3 uvicorn
+    uvloop virtualenv waitress watchfiles wcwidth websockets werkzeug wrapt yarl zipp
+"""
+DEPENDENCY_DISTRIBUTIONS = frozenset(LOCKED_NAMES.split())
+
+
 def _matches(pattern: str) -> Callable[[str], bool]:
     """Return a check that the whole value matches `pattern`."""
     compiled = re.compile(pattern)
@@ -68,8 +109,11 @@ def _is_github_repository(value: str) -> bool:
 Rule = tuple[Callable[[str], bool], str]
 
 FREE_TEXT: Rule = (
-    lambda value: not set(value) & set('"\\'),
-    "must not contain double quotes or backslashes: it is written into TOML and Python strings",
+    lambda value: not set(value) & set('"\\') and value.isprintable(),
+    (
+        "must be one line without double quotes, backslashes or control characters:"
+        " it is written into TOML, YAML and Python strings"
+    ),
 )
 
 ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
@@ -82,6 +126,13 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
             (
                 "must be 2-64 lowercase letters, digits and hyphens, starting and ending with a "
                 "letter or digit (it is the repository, distribution and command name)"
+            ),
+        ),
+        (
+            lambda value: re.sub(r"[-_.]+", "-", value) not in DEPENDENCY_DISTRIBUTIONS,
+            (
+                "must not be the name of a package the project depends on: the project would"
+                " depend on itself, and uv would refuse to install it"
             ),
         ),
     ),
@@ -117,7 +168,13 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
         ),
     ),
     "author_email": (
-        (_matches(r"[^@\s]+@[^@\s]+\.[^@\s]+"), "must be an e-mail address like name@example.com"),
+        (
+            _matches(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            (
+                "must be an e-mail address like name@example.com: letters, digits and ._%+-"
+                " before the @ (it is written into TOML and YAML)"
+            ),
+        ),
     ),
     "license": (
         (
@@ -216,8 +273,17 @@ def answers_from(context: dict[str, Any]) -> dict[str, Any]:
     return {name: context[name] for name in ANSWER_RULES} | {"azure": context["__azure"]}
 
 
+def forget_rendered_copy() -> None:
+    """Cookiecutter runs this hook from a rendered copy in the temporary folder and leaves it
+    there, every answer inside: delete it. (The template's own file is never in that folder.)"""
+    path = Path(__file__).resolve()
+    if path.parent == Path(tempfile.gettempdir()).resolve():
+        path.unlink(missing_ok=True)
+
+
 def main(answers: dict[str, Any] | None = None) -> None:
     """Exit 1 with every problem on stderr; stay silent when the answers are valid."""
+    forget_rendered_copy()
     if answers is None:
         answers = answers_from(json.loads(RENDERED_CONTEXT))
     problems = validate(answers)

@@ -1,10 +1,12 @@
 """Helpers of the template's tests: run commands as a user would, in a baked project."""
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -13,6 +15,16 @@ BIN = Path(sys.executable).parent  # the template's venv: ruff, uv, cookiecutter
 RUFF = BIN / "ruff"
 
 Bake = Callable[..., Path]  # the `bake` fixtures: answers in, the project's folder out
+
+
+def load_hook(name: str) -> ModuleType:
+    """Import a hook, unrendered, by file path: hooks/ is not a package."""
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE / "hooks" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def files_of(project: Path) -> set[str]:

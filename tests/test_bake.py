@@ -5,15 +5,27 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from baking import BIN, RUFF, TEMPLATE, Bake, files_of, project_env, run, run_local_hooks
+from baking import (
+    BIN,
+    RUFF,
+    TEMPLATE,
+    Bake,
+    files_of,
+    load_hook,
+    project_env,
+    run,
+    run_local_hooks,
+)
 
 DEFAULT_NAME = "penguin_classifier"
+PRE_GEN = load_hook("pre_gen_project")
 
 # Jinja that escaped rendering. `${{ github.sha }}` and `${{inputs.x}}` are not ours.
 UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter\.|\{%-?\s")
@@ -187,10 +199,8 @@ def test_every_project_is_linked_to_its_template(bake_once: Bake, level: str) ->
     assert set(answers) == template_keys | {"_template", "_commit"}, "no machine-specific path"
 
 
-@pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_file_is_rendered_and_parses(bake: Bake, level: str) -> None:
-    project = bake(maturity_level=level)
-
+def assert_every_file_parses(project: Path) -> None:
+    """No Jinja left, and every Python, YAML, TOML and JSON file parses."""
     for path in project.rglob("*"):
         if not path.is_file() or path.suffix in {".csv", ".parquet"}:
             continue
@@ -204,8 +214,71 @@ def test_every_file_is_rendered_and_parses(bake: Bake, level: str) -> None:
             tomllib.loads(text)
         elif path.suffix == ".json":
             json.loads(text)
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+def test_every_file_is_rendered_and_parses(bake: Bake, level: str) -> None:
+    project = bake(maturity_level=level)
+
+    assert_every_file_parses(project)
     pipeline = (project / "azureml/pipeline.yml").read_text()
     assert "${{inputs.raw_dir}}" in pipeline, "Azure ML expressions survive rendering"
+
+
+# Answers the hooks accept that are awkward in TOML, YAML, Markdown or Python: each must bake a
+# project whose files all parse and whose code passes ruff.
+ODD_BUT_VALID = {
+    "YAML and TOML specials": {
+        "project_name": "Fraud: #1 'Radar' & {Co} *",
+        "description": "- a list? no: [a] {b} & *c, 'quoted' #not-a-comment % 100",
+        "author_name": "Ada O'Brien-Lovelace, Jr.",
+        "author_email": "ada.o-brien+ml_2@lab.example.co.uk",
+    },
+    "non-ASCII": {
+        "project_name": "Über Prévision 東京",
+        "description": "Prévisions à 7 jours, ±5 %",
+        "author_name": "Zoë Ñúñez",
+    },
+}
+
+
+@pytest.mark.parametrize("answers", list(ODD_BUT_VALID.values()), ids=list(ODD_BUT_VALID))
+def test_odd_but_valid_answers_bake_a_project_that_parses(
+    bake: Bake, answers: dict[str, str]
+) -> None:
+    project = bake(maturity_level="2", **answers)
+
+    assert_every_file_parses(project)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == answers["description"]
+    assert pyproject["project"]["authors"][0]["name"] == answers["author_name"]
+    if "author_email" in answers:
+        monitor = yaml.safe_load((project / "azureml/monitoring/monitor.yml").read_text())
+        assert answers["author_email"] in json.dumps(monitor)
+    for command in (["check", "."], ["format", "--check", "."]):
+        run([str(RUFF), *command], cwd=project)
+
+
+def test_a_long_project_name_gets_a_slug_that_fits(bake: Bake) -> None:
+    """The slug becomes a folder before any hook can check it: its default is bounded."""
+    project = bake(project_name="Quarterly Demand Forecasting " * 12)
+
+    assert 2 <= len(project.name) <= 64
+    assert_every_file_parses(project)
+
+
+def test_no_rendered_hook_is_left_in_the_temporary_folder(bake: Bake) -> None:
+    """Cookiecutter runs each hook from a rendered copy in the temporary folder, every answer
+    inside, and leaves it there; the hooks delete their own copy."""
+    marker = "Answer-Leak-Probe"
+    before = set(Path(tempfile.gettempdir()).glob("*.py"))
+    bake(author_name=marker)
+    left = [
+        path
+        for path in set(Path(tempfile.gettempdir()).glob("*.py")) - before
+        if marker in path.read_text(errors="ignore")
+    ]
+    assert left == []
 
 
 @pytest.mark.parametrize(
@@ -282,6 +355,15 @@ def test_azure_names_derive_from_the_prefix(bake: Bake) -> None:
         ({"azure_resource_prefix": "Bad-Prefix"}, "azure_resource_prefix"),
         ({"github_repository": "no-owner"}, "github_repository"),
         ({"project_name": 'The "Best" Model'}, "project_name"),
+        ({"project_name": "Two\nLines"}, "project_name"),
+        ({"description": "Two\nLines"}, "description"),
+        ({"author_name": "Ada\nLovelace"}, "author_name"),
+        ({"author_email": '"ada"@lovelace.dev'}, "author_email"),
+        ({"author_email": "[ada]@lovelace.dev"}, "author_email"),
+        ({"author_email": "*ada@lovelace.dev"}, "author_email"),
+        ({"project_name": "Uvicorn"}, "project_slug"),
+        ({"project_name": "scikit learn"}, "project_slug"),
+        ({"project_slug": "pydantic-settings"}, "project_slug"),
     ],
 )
 def test_bad_answers_fail_with_a_message_and_leave_nothing(
@@ -309,6 +391,10 @@ def test_every_prompt_has_a_label() -> None:
     assert set(prompts) == public
     for choice in ("maturity_level", "license"):
         assert set(prompts[choice]) == {"__prompt__", *context[choice]}
+    # Cookiecutter numbers the menu from 1: a label starting with a level's digit would read
+    # "2 - 1 automation", and typing 2 would give level 1.
+    labels = [label for key, label in prompts["maturity_level"].items() if key != "__prompt__"]
+    assert not [label for label in labels if label[0].isdigit()]
 
 
 @pytest.mark.parametrize("license_id", ["MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"])
@@ -345,6 +431,10 @@ def test_baked_project_passes_its_own_quality_gate(bake: Bake, context: dict[str
 
     for target in ("install", "lint", "test"):
         run(["make", target], cwd=project, env=env)
+        if target == "install":
+            locked = tomllib.loads((project / "uv.lock").read_text())["package"]
+            new = {p["name"] for p in locked} - PRE_GEN.DEPENDENCY_DISTRIBUTIONS - {project.name}
+            assert not new, f"add to LOCKED_NAMES in hooks/pre_gen_project.py: {sorted(new)}"
     run([".venv/bin/pre-commit", "validate-config"], cwd=project, env=env)
     if context["maturity_level"] != "0":
         run_local_hooks(project, env)

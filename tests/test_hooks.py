@@ -1,28 +1,17 @@
 """Unit tests for the Cookiecutter hooks, imported unrendered from hooks/."""
 
 import copy
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from baking import load_hook
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-
-
-def load_hook(name: str) -> ModuleType:
-    """Import a hook by file path: hooks/ is not a package."""
-    spec = importlib.util.spec_from_file_location(name, TEMPLATE / "hooks" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 pre_gen = load_hook("pre_gen_project")
@@ -106,6 +95,16 @@ def test_every_rule_names_a_real_template_variable() -> None:
         ("package_name", "2fast", "identifier"),
         ("package_name", "My_Pkg", "lowercase"),
         ("author_email", "ada.lovelace.dev", "e-mail"),
+        ("author_email", '"ada"@lovelace.dev', "e-mail"),
+        ("author_email", "*ada@lovelace.dev", "e-mail"),
+        ("author_email", "ada@[10.0.0.1]", "e-mail"),
+        ("project_name", "Fraud\nRadar", "one line"),
+        ("description", "Flags\todd payments.", "control characters"),
+        ("author_name", "Ada\r\nLovelace", "one line"),
+        ("project_slug", "uvicorn", "depends on"),
+        ("project_slug", "scikit-learn", "depends on"),
+        ("project_slug", "pydantic-settings", "depends on"),
+        ("project_slug", "requests", "depends on"),
         ("license", "GPL-3.0", "one of"),
         ("python_version", "3.9", "one of"),
         ("maturity_level", "3", "one of"),
