@@ -442,14 +442,24 @@ def test_baked_project_passes_its_own_quality_gate(bake: Bake, context: dict[str
 
 @pytest.mark.slow
 def test_make_demo_ends_with_predictions_of_the_champion(bake: Bake) -> None:
-    """On a machine without uv: `make install` bootstraps its own copy with pip."""
+    """On a machine without uv: `make install` bootstraps its own copy with pip. A newcomer's
+    first command says what it does, in a few lines, and none of them is a warning."""
     project = bake()
     env = project_env() | {"UV": ".tools/bin/uv"}
-    run(["make", "install"], cwd=project, env=env)
 
-    output = run(["make", "demo"], cwd=project, env=env)
+    done = subprocess.run(
+        ["make", "install", "demo"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
-    lines = output.strip().splitlines()
+    assert done.returncode == 0, done.stdout
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) <= 40, done.stdout
+    assert not [line for line in lines if re.search(r"warn|%\|", line, re.IGNORECASE)], done.stdout
     (start,) = [i for i, line in enumerate(lines) if "proba_Adelie" in line]
     header, *rows = lines[start:]
     assert header.split()[-4:] == ["prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"]

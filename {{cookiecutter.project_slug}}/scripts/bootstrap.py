@@ -138,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"bootstrap: {error}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        print(dry_run_banner(repository, names))
     try:
         bootstrap(Runner(args.dry_run, tools), config, names, repository, reviewers)
     except CommandError as error:
@@ -295,7 +297,32 @@ def find_tools() -> dict[str, str]:
     missing = [f"`{tool}`, {TOOLS[tool]}" for tool, path in paths.items() if path is None]
     if missing:
         raise UsageError(f"not on PATH: {'; '.join(missing)} (install, log in, then run again)")
-    return {tool: path for tool, path in paths.items() if path is not None}
+    found = {tool: path for tool, path in paths.items() if path is not None}
+    # `gh variable` came with GitHub CLI 2.32 (2023); older packages (Debian 12's 2.23) lack it.
+    check = subprocess.run(
+        [found["gh"], "variable", "set", "--help"], capture_output=True, text=True, check=False
+    )
+    if check.returncode:
+        raise UsageError(
+            f"{found['gh']} has no `gh variable` command, which sets the workflows' variables:"
+            " install GitHub CLI 2.32 or newer (https://cli.github.com), then run again"
+        )
+    return found
+
+
+def dry_run_banner(repository: str, names: Sequence[str]) -> str:
+    """What a dry run prints first: what follows, and which tools a real run would miss."""
+    lines = [
+        f"# Dry run for {repository}, environments {', '.join(names)}: the commands a real run",
+        "# would run, in order. Nothing is run or looked up: <...> stands for a value a real run",
+        "# looks up. Every step is safe to repeat.",
+    ]
+    lines += [
+        f"# Not on PATH, needed by a real run: `{tool}`, {TOOLS[tool]}."
+        for tool in TOOLS
+        if shutil.which(tool) is None
+    ]
+    return "\n".join(lines)
 
 
 def show(command: Command, stdin: str | None = None) -> str:
@@ -314,6 +341,10 @@ class Runner:
 
     def run(self, command: Command, stdin: str | None = None) -> None:
         self.output(command, "", stdin)
+
+    def section(self, title: str) -> None:
+        """A heading between the commands, as a shell comment: the plan stays pasteable."""
+        print(f"\n# --- {title}", flush=True)
 
     def output(self, command: Command, placeholder: str, stdin: str | None = None) -> str:
         """Return what the command prints, stripped (a dry run returns `placeholder`)."""
@@ -347,6 +378,7 @@ def bootstrap(
 ) -> None:
     """Look everything up first (a wrong login fails before any change), then set up the shared
     registry and the named environments in promotion order."""
+    runner.section("who you are: subscription, tenant and GitHub user ids")
     config = with_subscriptions(runner, config)
     tenant_id = runner.output(
         ["az", "account", "show", "--query", "tenantId", "-o", "tsv"], "<tenant id>"
@@ -356,14 +388,20 @@ def bootstrap(
     reviewer_ids = user_ids(runner, reviewers) if needs_reviewers else []
     shared = config.shared
     registry = {"registryName": shared.registry}
+    runner.section(f"shared: the Azure ML registry {shared.registry} (infra/registry.bicep)")
     deploy(runner, config.location, shared, "infra/registry.bicep", registry)
     for environment in environments:
+        runner.section(
+            f"{environment.name}: resources (infra/main.bicep), its GitHub identity and roles,"
+            " its GitHub environment and variables"
+        )
         deploy(runner, config.location, environment, "infra/main.bicep", resources(environment))
         app_id = setup_identity(runner, config, environment, repository)
         create_github_environment(runner, repository, environment, reviewer_ids)
         values = variables(environment, shared, tenant_id, app_id)
         set_variables(runner, repository, environment.name, values)
     if config.monitoring and config.monitoring.environment in names:
+        runner.section(f"{config.monitoring.github_environment}: the drift check's identity")
         setup_monitoring(runner, config, config.monitoring, repository, tenant_id)
 
 

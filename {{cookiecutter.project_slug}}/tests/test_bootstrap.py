@@ -58,7 +58,7 @@ def dry_run(*args: str, script: Path = SCRIPT) -> list[str]:
 
 def with_toml(folder: Path, text: str) -> Path:
     """A copy of the script beside its own infra/environments.toml holding `text`."""
-    (folder / "scripts").mkdir()
+    (folder / "scripts").mkdir(parents=True)
     (folder / "infra").mkdir()
     (folder / "infra" / "environments.toml").write_text(text, encoding="utf-8")
     return Path(shutil.copy(SCRIPT, folder / "scripts"))
@@ -76,7 +76,7 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 def commands(lines: list[str], *prefix: str) -> list[list[str]]:
     """The commands that start with `prefix`, split as a shell would."""
-    split = [shlex.split(line) for line in lines]
+    split = [shlex.split(line) for line in lines if line and not line.startswith("#")]
     return [command for command in split if command[: len(prefix)] == list(prefix)]
 
 
@@ -267,6 +267,18 @@ def test_a_real_run_needs_az_and_gh_on_path(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_the_dry_run_says_what_it_shows_in_sections_and_what_is_missing(tmp_path: Path) -> None:
+    script = with_toml(tmp_path / "project", WITHOUT_MONITORING)
+    result = bootstrap("--dry-run", "--repo", REPO, script=script, path=str(tmp_path))  # no az, gh
+    assert result.returncode == 0, result.stderr
+    banner, *rest = result.stdout.splitlines()
+    assert banner.startswith(f"# Dry run for {REPO}, environments {', '.join(ENVIRONMENTS)}:")
+    assert "# Not on PATH, needed by a real run: `az`" in result.stdout
+    assert "# Not on PATH, needed by a real run: `gh`" in result.stdout
+    sections = [line for line in rest if line.startswith("# --- ")]
+    assert [s.split()[2] for s in sections] == ["who", "shared:", *(f"{e}:" for e in ENVIRONMENTS)]
+
+
 # Stand-ins for az and gh: each appends its command line (and any stdin) to a log, fails on a
 # command containing @FAIL@, and prints the answer of the first prefix its command starts with.
 FAKE = """#!/bin/sh
@@ -324,7 +336,9 @@ def test_a_real_run_creates_what_is_missing_and_stores_real_ids(tmp_path: Path) 
     *printed, done = result.stdout.splitlines()
     assert done == f"Done: {REPO} can deploy to {', '.join(ENVIRONMENTS)}."
     calls = [line for line in logged(log) if not line.startswith("stdin ")]
-    assert len(calls) == len(printed)  # every command printed, then run
+    assert calls[0] == "gh variable set --help", "a gh too old to set variables stops it first"
+    run = [line for line in printed if line and not line.startswith("#")]
+    assert len(calls[1:]) == len(run)  # every command printed, then run
     assert "az ad app create --display-name github-fraud-radar-dev --query appId -o tsv" in calls
     assert 'stdin {"reviewers": [{"type": "User", "id": 583231}]}' in logged(log)
     first = next(iter(ENVIRONMENTS))
@@ -363,6 +377,15 @@ def test_a_real_run_stops_at_the_first_failure(tmp_path: Path) -> None:
     assert "simulated failure" in result.stderr
     assert failing in result.stderr
     assert logged(log)[-1].startswith(failing)
+
+
+@posix_only
+def test_a_gh_without_variables_is_refused_before_any_change(tmp_path: Path) -> None:
+    log = fake_clis(tmp_path, {}, fail="gh variable set --help")
+    result = bootstrap(path=first_on_path(tmp_path))
+    assert result.returncode == 2
+    assert "install GitHub CLI 2.32 or newer" in result.stderr
+    assert logged(log) == ["gh variable set --help"]
 
 
 MONITORING = """

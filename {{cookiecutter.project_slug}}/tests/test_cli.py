@@ -43,6 +43,7 @@ def test_pipeline_then_predict(project: Path) -> None:
     result = invoke("pipeline")
     assert result.exit_code == 0, result.output
     assert "version 1 is the new champion" in result.output
+    assert "records no code version, as this is not a git repository" in result.output
     assert (project / "data" / "curated" / "test.parquet").is_file()
     assert (project / "mlruns.db").is_file()
 
@@ -104,7 +105,12 @@ def test_steps_fail_with_a_message_not_a_traceback(project: Path) -> None:
 
     result = invoke("predict")
     assert result.exit_code == 1
-    assert "predict with" in result.output
+    assert "`make train` prepares it" in result.output
+
+    invoke("prepare")
+    result = invoke("predict")
+    assert result.exit_code == 1
+    assert "`make train` trains a model and registers it" in result.output
 
 
 def test_a_bad_setting_is_named_with_its_variable(

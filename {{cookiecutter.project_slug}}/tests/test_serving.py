@@ -119,7 +119,8 @@ def test_the_smoke_test_of_a_release_passes_on_the_champion(
     """What a release checks on a new deployment before it gets traffic."""
     result = smoke(server, "--expect-version", champion.version, "--attempts", "3")
     assert result.exit_code == 0, result.output
-    assert f"3 right answer(s) from model version {champion.version}" in result.output
+    assert "3 time(s) out of 3" in result.output
+    assert f"by model version {champion.version}" in result.output
 
 
 def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
@@ -128,6 +129,10 @@ def test_the_smoke_test_fails_on_a_wrong_version_or_wrong_answers(
     result = smoke(server, "--expect-version", "999")
     assert result.exit_code == 1
     assert "expected 999" in result.output
+    predict = f"http://127.0.0.1:{server.port}/predict"
+    result = CliRunner().invoke(app, ["smoke", predict, "--request", str(SMOKE_REQUEST)])
+    assert result.exit_code == 1
+    assert "the smoke test speaks the protocol of /invocations" in result.output
 
     request = json.loads(SMOKE_REQUEST.read_text())
     request["expected_predictions"] = request["expected_predictions"][::-1]

@@ -19,6 +19,11 @@ from .core.console import fail, load_settings, step
 from .core.errors import UserError
 from .core.settings import ServingSettings, Settings
 
+# MLflow's INFO lines and progress bars would bury what each step says: warnings and errors
+# only (MLFLOW_LOGGING_LEVEL=INFO brings them back).
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 app = typer.Typer(
     help="{{ cookiecutter.project_name }}: prepare data, train, register, serve and score.",
     no_args_is_help=True,
@@ -50,6 +55,7 @@ def prepare(raw_dir: Folder = None, refined_dir: Folder = None, curated_dir: Fol
 @app.command()
 def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -> None:
     """Train the model, evaluate it and log the run (params, metrics, plots, model) to MLflow."""
+    from .core.tracking import in_azureml_job
     from .training.train import train as run_train
 
     settings = load_settings(Settings)
@@ -59,6 +65,11 @@ def train(curated_dir: Folder = None, model_dir: ModelDir = DEFAULT_MODEL_DIR) -
     typer.echo(
         f"run {candidate.run_id}: " + ", ".join(f"{k} {candidate.metrics[k]:.3f}" for k in shown)
     )
+    if candidate.commit is None and not in_azureml_job():  # Azure ML records its own snapshot
+        typer.echo(
+            "note: the run records no code version, as this is not a git repository yet"
+            " (`git init`, then commit: every run after that names its commit)"
+        )
 
 
 @app.command()
@@ -120,6 +131,8 @@ def predict(
 
     settings = load_settings(Settings)
     path = input_path or settings.curated_dir / TEST_FILE
+    if input_path is None and not path.is_file():
+        raise fail(f"predict: no test set at {path} yet: `make train` prepares it (or give a file)")
     model_uri = f"models:/{settings.model_name}@{alias}"
     with step(f"predict with {settings.model_name}@{alias}"):
         records = read_table(path).head(rows)
@@ -220,16 +233,20 @@ def smoke(
     if deployment:
         headers["azureml-model-deployment"] = deployment
     try:
+        records = SmokeRequest.read(request)
         version = smoke_test(
             url,
-            SmokeRequest.read(request),
+            records,
             headers=headers,
             expected_version=expect_version,
             attempts=attempts,
         )
     except SmokeTestError as err:
         raise fail(f"smoke test failed: {err}") from None
-    typer.echo(f"✓ {url}: {attempts} right answer(s) from model version {version}")
+    typer.echo(
+        f"✓ {url}: {len(records.records)} records predicted right, {attempts} time(s) out of"
+        f" {attempts}, by model version {version}"
+    )
 
 
 plugins.add_commands(app)

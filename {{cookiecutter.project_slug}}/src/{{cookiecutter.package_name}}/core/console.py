@@ -53,7 +53,11 @@ def step(name: str) -> Iterator[None]:
     try:
         with _sigterm_as_interrupt():
             yield
-    except (UserError, OSError, MlflowException) as err:
+    except MlflowException as err:
+        from .tracking import describe
+
+        raise fail(f"{name} failed: {describe(err)}") from None
+    except (UserError, OSError) as err:
         raise fail(f"{name} failed: {err}") from None
     except KeyboardInterrupt:
         raise fail(f"{name} stopped: what it had written so far is discarded", 130) from None

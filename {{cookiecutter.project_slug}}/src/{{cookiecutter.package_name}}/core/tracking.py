@@ -114,6 +114,13 @@ def load_model(model_uri: str) -> Pipeline:
     return mlflow.sklearn.load_model(model_uri)
 
 
+def describe(err: MlflowException) -> str:
+    """MLflow's message, with what to do when the registry has no such model or alias yet."""
+    if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return f"{err.message} (`make train` trains a model and registers it as the champion)"
+    return str(err.message)
+
+
 def download_model(model_uri: str, destination: Path | None = None) -> Path:
     """A local copy of a model (`models:/<name>@<alias>`, `runs:/...`): the folder to serve.
     Raises MlflowException for a model the store does not have."""

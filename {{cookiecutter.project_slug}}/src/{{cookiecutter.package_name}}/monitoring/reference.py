@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 
 from ..core.errors import UserError
 from ..core.schemas import Curated
+from ..core.tracking import describe
 from ..data.ingest import validate
 from .inputs import features_of
 
@@ -43,7 +44,7 @@ def reference_for(model_uri: str) -> Reference:
         version, run_id = resolve(client, model_uri)
         dataset = _training_dataset(client, run_id)
     except MlflowException as err:
-        raise LineageError(f"{model_uri}: {err.message}") from None
+        raise LineageError(f"{model_uri}: {describe(err)}") from None
     path = _local_file(dataset, run_id)
     data = validate(pd.read_parquet(path), Curated, layer=f"reference {path}")
     if (digest := mlflow.data.from_pandas(data).digest) != dataset.digest:

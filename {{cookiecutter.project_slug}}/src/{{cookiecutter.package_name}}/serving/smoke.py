@@ -64,7 +64,10 @@ def call(url: str, request: SmokeRequest, headers: dict[str, str], timeout: floa
         with urllib.request.urlopen(post, timeout=timeout) as response:
             return Answer(json.loads(response.read()), response.headers.get(VERSION_HEADER))
     except urllib.error.HTTPError as err:
-        raise SmokeTestError(f"{url} answered {err.code}: {err.read()[:500]!r}") from None
+        hint = ""
+        if not url.rstrip("/").endswith("/invocations"):
+            hint = " (the smoke test speaks the protocol of /invocations: is that the URL?)"
+        raise SmokeTestError(f"{url} answered {err.code}{hint}: {err.read()[:500]!r}") from None
     except (urllib.error.URLError, TimeoutError, ValueError) as err:
         raise SmokeTestError(f"{url} did not answer with JSON: {err}") from None
 

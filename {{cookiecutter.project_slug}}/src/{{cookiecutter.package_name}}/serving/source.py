@@ -72,5 +72,5 @@ def _from_registry(uri: str) -> ModelSource:
     try:
         folder = _mlmodel_folder(tracking.download_model(uri))
     except tracking.MlflowException as err:
-        raise ModelNotFoundError(f"MODEL_URI={uri}: {err.message}") from None
+        raise ModelNotFoundError(f"MODEL_URI={uri}: {tracking.describe(err)}") from None
     return ModelSource(folder, _registered_version(folder) or uri)

@@ -2,10 +2,12 @@
 
 import json
 import logging
+import sys
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
@@ -36,6 +38,7 @@ class Candidate:
     run_id: str
     model_uri: str
     metrics: dict[str, float]
+    commit: str | None = None  # of the code; None outside a git repository
 
     def save(self, model_dir: Path) -> Path:
         """Hand the candidate to the register step (the next Azure ML job, or the next call)."""
@@ -57,7 +60,8 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
     train_df, test_df = read_curated(curated_dir)
     configure_tracking(settings)
     with mlflow.start_run() as run:
-        mlflow.set_tags(git_tags())
+        lineage = git_tags()
+        mlflow.set_tags(lineage)
         for df, name, context in (
             (train_df, TRAIN_FILE, "training"),
             (test_df, TEST_FILE, "testing"),
@@ -96,11 +100,21 @@ def train(settings: Settings, curated_dir: Path, model_dir: Path) -> Candidate:
                 skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
                 # Pinned from this environment; MLflow would otherwise import the model in a
                 # subprocess to guess them, which costs seconds on every run.
-                pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+                conda_env=_environment(),
             )
-    candidate = Candidate(run.info.run_id, info.model_uri, evaluation.metrics)
+    commit = lineage.get("mlflow.source.git.commit")
+    candidate = Candidate(run.info.run_id, info.model_uri, evaluation.metrics, commit)
     candidate.save(Path(model_dir))
     return candidate
+
+
+def _environment() -> dict[str, Any]:
+    """The model's environment: this Python and the versions of its libraries installed here.
+    (Given as a conda environment, whose `pip` MLflow would otherwise try to version: uv's
+    virtual environments have no pip, and MLflow warns on every run.)"""
+    requirements = mlflow.sklearn.get_default_pip_requirements(include_skops=True)
+    python = ".".join(map(str, sys.version_info[:3]))
+    return {"dependencies": [f"python={python}", "pip", {"pip": requirements}]}
 
 
 def _log_serving_flavor(exported: OnnxExport) -> None:
