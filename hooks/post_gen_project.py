@@ -39,6 +39,7 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         "docs/monitoring.md",
         "infra/monitoring.toml",
         "make/monitoring.mk",
+        "scripts/drift_bench.py",
         "src/{package}/monitoring",
         "tests/test_collector.py",
         "tests/test_feedback_loop.py",

@@ -288,14 +288,19 @@ def test_read_window_returns_the_records_collected_in_the_window(
     pd.testing.assert_frame_equal(collected, want, check_dtype=False)
 
 
-def test_read_window_names_the_folder_when_nothing_was_collected(
+def test_a_quiet_window_has_no_rows_and_an_empty_folder_is_an_error(
     payload_config: None, records: pd.DataFrame, tmp_path: Path
 ) -> None:
+    """No request in the window is not enough data to decide (drift.py); no collection at all
+    is a wrong folder, or a collector that never ran."""
     folder = tmp_path / "model_inputs"
-    write_hour(folder, NOW - timedelta(days=3), records.head(5))
     with pytest.raises(NoCollectedDataError, match=re.escape(str(folder))) as caught:
         read_window(folder, days=1, now=NOW)
-    assert "no data was collected" in str(caught.value)
+    assert "no data was ever collected" in str(caught.value)
+    write_hour(folder, NOW - timedelta(days=3), records.head(5))
+    quiet = read_window(folder, days=1, now=NOW)
+    assert list(quiet.columns) == list(FEATURES)
+    assert quiet.empty
 
 
 def test_drift_reads_every_deployment_of_an_endpoint_and_only_its_inputs(
@@ -315,19 +320,18 @@ def test_drift_reads_every_deployment_of_an_endpoint_and_only_its_inputs(
 
     reference = tmp_path / "reference.csv"
     records.to_csv(reference, index=False)
-    result = CliRunner().invoke(
-        cli_app,
-        [
-            "drift",
-            str(endpoint),
-            "--window-days",
-            "3650",
-            "--reference",
-            str(reference),
-            "--output-dir",
-            str(tmp_path / "report"),
-        ],
-    )
-    assert result.exit_code in (0, 1), result.output
-    summary = json.loads((tmp_path / "report" / "drift.json").read_text())
-    assert summary["rows"]["current"] == 50
+    same_rows = tmp_path / "same-rows.csv"
+    records.iloc[:50].to_csv(same_rows, index=False)
+    summaries = []
+    for current in (endpoint, same_rows):
+        report = tmp_path / "report" / current.name
+        options = ["--window-days", "3650", "--reference", str(reference), "--output-dir"]
+        result = CliRunner().invoke(cli_app, ["drift", str(current), *options, str(report)])
+        assert result.exit_code in (0, 1), result.output
+        summaries.append(json.loads((report / "drift.json").read_text()))
+    collected, from_file = summaries
+    assert collected["rows"]["current"] == 50
+    # The collector's window and a file of the same rows get the same verdict, for the same
+    # reasons: what the server stored reads back exactly as the rows it scored.
+    assert collected["features"] == from_file["features"]
+    assert collected["verdict"] == from_file["verdict"]

@@ -3,6 +3,8 @@ policy holds at its edges (cooldown first, then metric drop, drift, age)."""
 
 import json
 import shutil
+import subprocess
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +22,10 @@ from {{ cookiecutter.package_name }}.cli import (
 from {{ cookiecutter.package_name }}.core.schemas import (
     NUMERIC_FEATURES,
     TARGET,
+)
+from {{ cookiecutter.package_name }}.monitoring.commands import (
+    BAD_INPUT,
+    EXIT_CODES,
 )
 from {{ cookiecutter.package_name }}.monitoring.policy import (
     Evidence,
@@ -60,6 +66,18 @@ def evidence(
         metric_at_training=metric_at_training,
         metric_on_labelled_data=metric_on_labelled_data,
     )
+
+
+def test_a_window_too_small_to_decide_does_not_retrain_and_says_why() -> None:
+    quiet = replace(evidence(30), undecided="not enough data to decide: 12 rows in the window")
+    decision = should_retrain(quiet, POLICY)
+    assert not decision.retrain
+    assert decision.reasons == [
+        "the drift check could not decide: not enough data to decide: 12 rows in the window"
+    ]
+    # Other evidence still counts: a metric drop on labelled data retrains anyway.
+    dropped = replace(quiet, metric_at_training=0.95, metric_on_labelled_data=0.8)
+    assert should_retrain(dropped, POLICY).retrain
 
 
 def test_no_drift_no_drop_no_retraining() -> None:
@@ -140,7 +158,8 @@ def test_the_azure_monitor_uses_the_thresholds_of_make_drift() -> None:
         "categorical": DATA_DRIFT.categorical
     }
     assert signals["prediction_drift"]["reference_data"]["data_column_names"] == {
-        "prediction": TARGET
+        "target_column": TARGET,
+        "prediction": TARGET,
     }
     # What `az ml schedule create` sends: azure-ai-ml's own reading of the spec.
     sent = load_schedule(MONITOR)._to_rest_object().as_dict()
@@ -168,6 +187,16 @@ def test_the_monitor_alerts_and_watches_the_three_signals() -> None:
     kinds = {signal["type"] for signal in spec["monitoring_signals"].values()}
     assert kinds == {"data_drift", "prediction_drift", "data_quality"}
     assert spec["alert_notification"]["emails"]
+    # What `az ml schedule create` sends: a signal is silent unless its mode is Enabled
+    # (azure-ai-ml's default for `alert_enabled` is false), and the reference names its label.
+    sent = load_schedule(MONITOR)._to_rest_object().as_dict()
+    signals = sent["properties"]["action"]["monitorDefinition"]["signals"]
+    assert {name: signal["mode"] for name, signal in signals.items()} == dict.fromkeys(
+        spec["monitoring_signals"], "Enabled"
+    )
+    for name in ("data_drift", "prediction_drift"):
+        columns = signals[name]["referenceData"]["columns"]
+        assert columns["target_column"] == TARGET, name
 
 
 @pytest.fixture
@@ -237,7 +266,8 @@ def test_should_retrain_refuses_a_missing_report(tmp_path: Path) -> None:
 
 def test_the_drift_job_runs_commands_the_cli_has() -> None:
     """azureml/monitoring/drift-job.yml runs `drift` then `should-retrain`: with options that
-    exist, and `drift`'s exit code 1 (drift found) not failing the job."""
+    exist, and only `drift`'s exit code 2 (bad input) failing the job: drift found (1) and not
+    enough data (3) are findings for the policy."""
     spec = yaml.safe_load((MONITOR.parent / "drift-job.yml").read_text())
     cli = typer.main.get_group(app)
     steps = [part.split() for part in spec["command"].split(";")]
@@ -248,4 +278,7 @@ def test_the_drift_job_runs_commands_the_cli_has() -> None:
         known = {option for parameter in command.params for option in parameter.opts}
         used = {word for word in words if word.startswith("--")}
         assert used <= known, f"{words[3]}: {sorted(used - known)} are not options"
-    assert "|| test $? -eq 1" in spec["command"]
+    guard = spec["command"].split(";")[0].rsplit("||", 1)[1]
+    for verdict, code in [*EXIT_CODES.items(), ("bad input", BAD_INPUT)]:
+        ran = subprocess.run(["sh", "-c", f"(exit {code}) || {guard}"], check=False)
+        assert (ran.returncode != 0) == (code == BAD_INPUT), verdict

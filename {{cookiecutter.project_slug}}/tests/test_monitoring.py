@@ -30,10 +30,14 @@ from {{ cookiecutter.package_name }}.data.prepare import (
 )
 from {{ cookiecutter.package_name }}.monitoring.commands import (
     BAD_INPUT,
-    DRIFT,
-    NO_DRIFT,
+    EXIT_CODES,
 )
 from {{ cookiecutter.package_name }}.monitoring.drift import (
+    DRIFT,
+    NO_DRIFT,
+    NOT_ENOUGH_DATA,
+    DriftResult,
+    FeatureDrift,
     check_drift,
     compare,
 )
@@ -57,8 +61,14 @@ from {{ cookiecutter.package_name }}.monitoring.reference import (
 from {{ cookiecutter.package_name }}.monitoring.report import (
     write_reports,
 )
+from {{ cookiecutter.package_name }}.monitoring.significance import (
+    holm,
+    jensen_shannon_p_value,
+    normalized_wasserstein_p_value,
+)
 from {{ cookiecutter.package_name }}.monitoring.thresholds import (
     DATA_DRIFT,
+    MIN_VALUES,
     DriftThresholds,
 )
 
@@ -164,6 +174,110 @@ def test_the_reference_itself_is_not_flagged(train_file: Path) -> None:
     assert not [f.name for f in compare(reference, reference) if f.drifted]
 
 
+# --- The decision rule: above Azure ML's threshold, and more than the noise of the window --
+
+
+def test_the_permutation_tests_tell_a_shift_from_noise() -> None:
+    """On fixed synthetic samples: these p-values do not depend on the project's data."""
+    rng = np.random.default_rng(7)
+    reference, same, shifted = rng.normal(size=300), rng.normal(size=40), rng.normal(0.8, 1, 40)
+
+    def wasserstein(current: np.ndarray) -> float:
+        return normalized_wasserstein_p_value(reference, current, 999, np.random.default_rng(0))
+
+    def jensen_shannon(current: list[int]) -> float:
+        counts = np.array([120, 100, 80])
+        return jensen_shannon_p_value(counts, np.array(current), 999, np.random.default_rng(0))
+
+    assert wasserstein(same) > 0.2
+    assert wasserstein(shifted) <= 0.002
+    assert jensen_shannon([13, 10, 9]) > 0.2
+    assert jensen_shannon([30, 5, 5]) <= 0.005
+
+
+def test_holm_adjusts_the_p_values_step_down() -> None:
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([]) == []
+
+
+def windows(reference: pd.DataFrame, rows: int, count: int) -> list[pd.DataFrame]:
+    """`count` seeded windows of `rows` rows drawn from the reference population itself."""
+    return [
+        reference.sample(n=rows, replace=True, random_state=seed).reset_index(drop=True)
+        for seed in range(count)
+    ]
+
+
+def verdict_of(features: tuple[FeatureDrift, ...]) -> str:
+    return DriftResult(features, 0, 0).verdict
+
+
+@pytest.mark.parametrize("rows", [MIN_VALUES, 100])
+def test_small_windows_of_the_training_population_are_rarely_drift(
+    train_file: Path, rows: int
+) -> None:
+    """The false alarms of a fixed distance: on a few dozen rows, a window of the training
+    population itself crosses 0.1 by chance alone. The significance rule keeps them at about
+    5% (20 windows: at most 3, where 1 is expected)."""
+    reference = read_features(train_file, "reference")
+    verdicts = [verdict_of(compare(reference, window)) for window in windows(reference, rows, 20)]
+    assert verdicts.count(DRIFT) <= 3, verdicts
+
+
+def test_a_real_shift_is_caught_in_a_window_of_300_rows(train_file: Path) -> None:
+    """Half a standard deviation on one number, or 20 points more of one category's share."""
+    reference = read_features(train_file, "reference")
+    for window in windows(reference, 300, 5):
+        moved = window.assign(**{NUMBER: window[NUMBER] + reference[NUMBER].std() / 2})
+        assert [f.name for f in compare(reference, moved) if f.drifted] == [NUMBER]
+
+        common = window[CATEGORY].value_counts().index[0]
+        others = window.index[window[CATEGORY] != common]
+        moved = window.copy()
+        moved.loc[others[: int(0.2 * len(window))], CATEGORY] = common
+        assert [f.name for f in compare(reference, moved) if f.drifted] == [CATEGORY]
+
+
+def test_on_large_windows_the_verdict_is_the_distance_alone(train_file: Path) -> None:
+    """On 10,000 rows, significance is never in doubt: where the distance is clearly on one
+    side of its threshold, the verdict is Azure ML's."""
+    reference = read_features(train_file, "reference")
+    (window,) = windows(reference, 10_000, 1)
+    moved = window.assign(**{NUMBER: window[NUMBER] + reference[NUMBER].std()})
+    for current in (window, moved):
+        for feature in compare(reference, current):
+            if abs(feature.distance - feature.threshold) > feature.threshold / 2:
+                assert feature.drifted == (feature.distance > feature.threshold), feature.reason
+
+
+def test_too_few_values_is_not_enough_data_not_drift(train_file: Path) -> None:
+    reference = read_features(train_file, "reference")
+    tiny = reference.head(MIN_VALUES - 1)
+    features = compare(reference, tiny)
+    assert {f.verdict for f in features} == {NOT_ENOUGH_DATA}
+    assert verdict_of(features) == NOT_ENOUGH_DATA
+    assert f"{MIN_VALUES} of each are needed" in features[0].reason
+
+    # A number missing from every row of a window is not enough data for that feature only.
+    blank = windows(reference, 100, 1)[0].assign(**{NUMBER: np.nan})
+    verdicts = {f.name: f.verdict for f in compare(reference, blank)}
+    assert verdicts.pop(NUMBER) == NOT_ENOUGH_DATA
+    assert set(verdicts.values()) <= {DRIFT, NO_DRIFT}
+
+
+def test_a_constant_column_and_an_unseen_category(train_file: Path) -> None:
+    reference = read_features(train_file, "reference")
+    constant = reference.assign(**{NUMBER: 1.0})
+    assert not [f.name for f in compare(constant, constant) if f.drifted]
+    moved = constant.assign(**{NUMBER: 2.0})
+    assert [f.name for f in compare(constant, moved) if f.drifted] == [NUMBER]
+
+    unseen = reference.copy()
+    unseen.loc[unseen.index[::2], CATEGORY] = "a-category-never-seen-in-training"
+    drifted = {f.name: f for f in compare(reference, unseen) if f.drifted}
+    assert list(drifted) == [CATEGORY]
+
+
 def test_reports_are_written(
     prepared: Settings, train_file: Path, shipped: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -178,8 +292,15 @@ def test_reports_are_written(
         "reference": len(pd.read_parquet(train_file)),
         "current": len(shipped),
     }
+    assert (summary["verdict"], summary["not_enough_data"]) == (DRIFT, [])
     category = summary["features"][CATEGORY]
-    assert (category["decided_by"], category["drifted"]) == ("jensen_shannon_distance", True)
+    assert (category["verdict"], category["distance"]["metric"]) == (
+        DRIFT,
+        "jensen_shannon_distance",
+    )
+    assert category["distance"]["value"] > category["distance"]["threshold"]
+    assert category["adjusted_p_value"] <= summary["rule"]["significance"]
+    assert "significant" in category["reason"]
     assert set(category["metrics"]["pearsons_chi_squared_test"]) == {
         "value",
         "threshold",
@@ -201,7 +322,7 @@ def test_a_category_that_looks_like_math_is_drawn_as_text(
     output = tmp_path / "out"
     current_file = _csv(current, tmp_path / "current.csv")
     result = drift(str(current_file), "--reference", str(train_file), "--output-dir", str(output))
-    assert result.exit_code == DRIFT, result.output
+    assert result.exit_code == EXIT_CODES[DRIFT], result.output
     assert sorted(p.name for p in output.iterdir()) == ["drift.html", "drift.json"]
 
 
@@ -211,9 +332,9 @@ def test_champion_reference_comes_from_lineage(
     monkeypatch.setenv(f"{ENV_PREFIX}TRACKING_URI", champion.settings.tracking_uri)
     train = pd.read_parquet(champion.curated_dir / TRAIN_FILE)
     result = drift(str(_csv(train, tmp_path / "same.csv")), "--output-dir", str(tmp_path))
-    assert result.exit_code == NO_DRIFT, result.output
+    assert result.exit_code == EXIT_CODES[NO_DRIFT], result.output
     result = drift(str(_csv(shift(shipped), tmp_path / "new.csv")), "--output-dir", str(tmp_path))
-    assert result.exit_code == DRIFT, result.output
+    assert result.exit_code == EXIT_CODES[DRIFT], result.output
     assert f"drift in {NUMBER}" in result.output or f"drift in {CATEGORY}" in result.output
 
     lineage = json.loads((tmp_path / "drift.json").read_text())["reference"]

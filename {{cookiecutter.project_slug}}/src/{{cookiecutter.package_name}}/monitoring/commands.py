@@ -13,7 +13,10 @@ from ..core.console import fail, load_settings, step
 from ..core.errors import UserError
 from ..core.settings import Settings
 
-NO_DRIFT, DRIFT, BAD_INPUT = 0, 1, 2
+# `drift`'s exit code for each verdict of drift.py; 2 is bad input (or lost lineage).
+EXIT_CODES = {"no drift": 0, "drift": 1, "not enough data": 3}
+BAD_INPUT = 2
+COLORS = {"no drift": "green", "drift": "red", "not enough data": "yellow"}
 
 
 def drift(
@@ -32,7 +35,7 @@ def drift(
     ] = 7,
 ) -> None:
     """Compare CURRENT with the champion's training data: exit 0 no drift, 1 drift, 2 bad input
-    (or lost lineage), with the reason on stderr."""
+    (or lost lineage), 3 not enough data to decide; the reason on stderr."""
     from .drift import check_drift
     from .report import HTML_FILE, write_reports
 
@@ -43,19 +46,10 @@ def drift(
         raise fail(f"drift: {err}", BAD_INPUT) from None
     write_reports(result, output_dir)
     for feature in result.features:
-        value = feature.metrics[feature.decider]
-        flag = "DRIFT" if feature.drifted else "ok"
-        typer.echo(
-            f"{flag:>5}  {feature.name:<20} {feature.decider} {value:.4f}"
-            f" (threshold {feature.thresholds[feature.decider]})"
-        )
-    report = output_dir / HTML_FILE
-    if result.drifted:
-        typer.secho(
-            f"drift in {', '.join(result.drifted_features)}: see {report}", fg="red", err=True
-        )
-        raise typer.Exit(DRIFT)
-    typer.secho(f"no drift in {len(result.features)} features: see {report}", fg="green", err=True)
+        typer.echo(f"{feature.verdict.upper():>15}  {feature.name}: {feature.reason}")
+    message = f"{result.explain()}: see {output_dir / HTML_FILE}"
+    typer.secho(message, fg=COLORS[result.verdict], err=True)
+    raise typer.Exit(EXIT_CODES[result.verdict])
 
 
 def should_retrain(

@@ -40,9 +40,7 @@ def features_of(df: pd.DataFrame, what: str) -> pd.DataFrame:
         if len(bad := df[name][df[name].notna() & ~np.isfinite(values)]):
             examples = ", ".join(map(repr, bad.drop_duplicates().head(3)))
             problems.append(f"column '{name}' expects numbers, got {len(bad)} other(s): {examples}")
-        elif values.isna().all():
-            problems.append(f"column '{name}' has no values")
-        columns[name] = values
+        columns[name] = values  # all missing is allowed: "not enough data" for that feature
     for name in CATEGORICAL_FEATURES:
         columns[name] = df[name].map(lambda value: value if pd.isna(value) else str(value))
     if problems:
@@ -50,3 +48,10 @@ def features_of(df: pd.DataFrame, what: str) -> pd.DataFrame:
             f"the {what} breaks the data contract:\n  - " + "\n  - ".join(problems)
         )
     return pd.DataFrame(columns)[list(FEATURES)].reset_index(drop=True)
+
+
+def no_rows() -> pd.DataFrame:
+    """The contract's features, without a row: a window in which nothing was collected."""
+    return pd.DataFrame(
+        {name: pd.Series(dtype=float if name in NUMERIC_FEATURES else object) for name in FEATURES}
+    )

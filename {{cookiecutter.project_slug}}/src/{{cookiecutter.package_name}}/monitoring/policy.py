@@ -7,7 +7,9 @@ Rules, in order (the first that applies decides):
 2. Labelled performance: when labels of recent production data exist, retrain if the champion's
    primary metric on them fell more than `max_metric_drop` below its score at training time.
 3. Drift: retrain if at least `min_drifted_features` of the watched features drifted (the drift
-   report's verdict, with the thresholds shared with the Azure ML monitor).
+   report's verdict: above the thresholds shared with the Azure ML monitor, and significant at
+   the window's size). A window with not enough data to decide is no evidence of drift: the
+   decision says so, and does not retrain for it.
 4. Age: retrain if the champion was trained more than `max_days_without_training` days ago.
 Otherwise, no. A retrained model still passes the champion/challenger gate and the promotion
 path: this policy can trigger training, never a deployment.
@@ -46,6 +48,7 @@ class Evidence:
     champion_trained: datetime | None = None  # None: the same as last_trained
     metric_at_training: float | None = None
     metric_on_labelled_data: float | None = None
+    undecided: str | None = None  # why the drift check could not decide (too little data)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def should_retrain(evidence: Evidence, policy: RetrainPolicy = RetrainPolicy()) 
         )
     if reasons:
         return Decision(True, reasons)
+    if evidence.undecided:
+        return Decision(False, [f"the drift check could not decide: {evidence.undecided}"])
     return Decision(False, ["no rule applies: no drift of watched features, no metric drop"])
 
 
@@ -123,6 +128,11 @@ def gather_evidence(
         last_trained=_started(latest[0] if latest else run),
         champion_trained=_started(run),
         drifted_features=tuple(drift_summary["drifted_features"]),
+        undecided=(
+            drift_summary.get("explanation")
+            if drift_summary.get("verdict") == "not enough data"
+            else None
+        ),
         metric_at_training=run.data.metrics.get(PRIMARY_METRIC),
         metric_on_labelled_data=metric_on_labelled,
     )

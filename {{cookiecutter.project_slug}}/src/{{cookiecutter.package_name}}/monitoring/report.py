@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from ..core.files import replaced_together
 from .drift import DriftResult, FeatureDrift
-from .thresholds import METRICS
+from .thresholds import METRICS, MIN_VALUES, SIGNIFICANCE
 
 JSON_FILE = "drift.json"
 HTML_FILE = "drift.html"
@@ -39,13 +39,8 @@ def write_reports(result: DriftResult, output_dir: Path) -> tuple[Path, Path]:
 
 
 def render_html(result: DriftResult) -> str:
-    drifted = result.drifted_features
-    verdict = (
-        f'<p class="drift">Drift in {len(drifted)} of {len(result.features)} features:'
-        f" {html.escape(', '.join(drifted))}.</p>"
-        if drifted
-        else f"<p>No drift in any of the {len(result.features)} features.</p>"
-    )
+    css = {"drift": "drift", "not enough data": "muted"}.get(result.verdict, "")
+    verdict = f'<p class="{css}">{html.escape(result.explain().capitalize())}.</p>'
     lineage = ", ".join(
         f"{k} <code>{html.escape(str(v))}</code>" for k, v in result.lineage.items()
     )
@@ -63,9 +58,15 @@ def render_html(result: DriftResult) -> str:
 {verdict}
 <p>Reference: {result.reference_rows} rows ({lineage}).<br>
 Current: {result.current_rows} rows (<code>{html.escape(result.current)}</code>).</p>
-<p class="muted">A feature drifted when its deciding metric (Azure ML's data drift signal:
-{html.escape(_deciders(result))}) crosses its threshold; the other metrics are shown with
-advisory thresholds (in brackets). Distances drift above their threshold, p-values below.</p>
+<p class="muted">A feature drifted when its deciding distance (Azure ML's data drift signal:
+{html.escape(_deciders(result))}) is above its threshold <em>and</em> more than the noise of
+the window's size: a permutation test of that distance, significant at {SIGNIFICANCE} after
+Holm's correction over the features. With fewer than {MIN_VALUES} values of a feature, there is
+not enough data to decide.</p>
+{_verdicts(result)}
+<h2>Every metric</h2>
+<p class="muted">The deciding metric underlined; the others with advisory thresholds (in
+brackets). Distances are breached above their threshold, p-values below.</p>
 {_table(result)}
 {sections}
 </body></html>
@@ -75,6 +76,30 @@ advisory thresholds (in brackets). Distances drift above their threshold, p-valu
 def _deciders(result: DriftResult) -> str:
     spec = result.thresholds.as_spec()
     return "; ".join(f"{kind} {m} > {t}" for kind, d in spec.items() for m, t in d.items())
+
+
+def _verdicts(result: DriftResult) -> str:
+    """One row per feature: the verdict, the two rules' numbers, and the reason."""
+    rows = []
+    for feature in result.features:
+        css = {"drift": "drift", "not enough data": "muted"}.get(feature.verdict, "")
+        p_values = (
+            ""
+            if feature.p_value is None or feature.adjusted_p_value is None
+            else f"{feature.p_value:.4f} / {feature.adjusted_p_value:.4f}"
+        )
+        rows.append(
+            f'<tr><td>{html.escape(feature.name)}</td><td class="{css}">{feature.verdict}</td>'
+            f'<td class="num">{feature.distance:.4f} ({feature.threshold:g})</td>'
+            f'<td class="num">{p_values}</td>'
+            f'<td class="num">{feature.values[0]} / {feature.values[1]}</td>'
+            f"<td>{html.escape(feature.reason)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>feature</th><th>verdict</th><th>distance (threshold)</th>"
+        "<th>p / after Holm</th><th>values: reference / current</th><th>why</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _table(result: DriftResult) -> str:
@@ -94,16 +119,11 @@ def _table(result: DriftResult) -> str:
             drift = " drift" if breaches[metric] else ""
             limit = f'<span class="muted">({feature.thresholds[metric]:g})</span>'
             cells.append(f'<td class="num{drift}">{value} {limit}</td>')
-        verdict = '<td class="drift">drift</td>' if feature.drifted else "<td>ok</td>"
         rows.append(
-            f"<tr><td>{html.escape(feature.name)}</td><td>{feature.kind}</td>{verdict}"
-            f"{''.join(cells)}</tr>"
+            f"<tr><td>{html.escape(feature.name)}</td><td>{feature.kind}</td>{''.join(cells)}</tr>"
         )
     header = "".join(f"<th>{m.replace('_', ' ')}</th>" for m in metrics)
-    return (
-        f"<table><tr><th>feature</th><th>kind</th><th>verdict</th>{header}</tr>"
-        f"{''.join(rows)}</table>"
-    )
+    return f"<table><tr><th>feature</th><th>kind</th>{header}</tr>{''.join(rows)}</table>"
 
 
 def _plot(feature: FeatureDrift) -> str:

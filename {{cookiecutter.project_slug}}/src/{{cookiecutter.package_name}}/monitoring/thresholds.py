@@ -2,7 +2,9 @@
 
 The names are Azure ML's, and `DATA_DRIFT.as_spec()` is the `metric_thresholds` block of the
 data drift signal in azureml/monitoring/, so that the cloud monitor and `make drift` cannot
-disagree silently (a test compares them).
+disagree silently (a test compares them). `make drift` asks one thing more than the monitor
+(see `drift.py`): that the distance be more than the noise of the window's size, at the
+`SIGNIFICANCE` level over all features, with `MIN_VALUES` values of a feature at least.
 """
 
 from collections.abc import Mapping
@@ -76,3 +78,12 @@ ADVISORY: Mapping[str, float] = {
 def breached(metric: str, value: float, threshold: float) -> bool:
     """Whether `value` of `metric` is drift, in the direction Azure ML's evaluator uses."""
     return value < threshold if metric in P_VALUES else value > threshold
+
+
+# What `make drift` adds to Azure ML's rule (drift.py, significance.py).
+SIGNIFICANCE = (
+    0.05  # the chance of calling any feature drifted when none did, all features together
+)
+MIN_VALUES = 30  # fewer values of a feature in the window (or the reference): not enough data
+PERMUTATIONS = 999  # of each permutation test: p-values down to 0.001
+TEST_ROWS = 10_000  # larger samples are tested on a seeded subsample of this many rows

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .inputs import DriftInputError, features_of
+from .inputs import DriftInputError, features_of, no_rows
 
 
 class NoCollectedDataError(DriftInputError):
-    """Nothing was collected in the window asked for."""
+    """Nothing was ever collected in the folder: a wrong folder, or no collection at all."""
 
 
 def read_window(
@@ -34,18 +34,22 @@ def read_window(
     end = _utc(now or datetime.now(timezone.utc))
     start = end - timedelta(days=days)
     records: list[dict[str, object]] = []
+    collected = False
     for path in sorted(folder.rglob("*.jsonl")):
         relative = path.relative_to(folder)
         if folder.name != collection and collection not in relative.parts:
             continue  # another collection (model_outputs) of the same endpoint
         span = _partition(relative)
+        collected = collected or span is not None
         if span is not None and span[0] <= end and span[1] > start:
             records.extend(_records(path))
-    if not records:
+    if not collected:
         raise NoCollectedDataError(
-            f"no data was collected in {folder} from {start:%Y-%m-%d %H:%M} to"
-            f" {end:%Y-%m-%d %H:%M} UTC (expected files YYYY/MM/DD/HH/*.jsonl under it)"
+            f"no data was ever collected in {folder} (expected files YYYY/MM/DD/HH/*.jsonl"
+            " under it): is it the data collector's folder of the endpoint?"
         )
+    if not records:  # a quiet window: not enough data to decide, not an error
+        return no_rows()
     return features_of(pd.DataFrame.from_records(records), f"data collected in {folder}")
 
 
