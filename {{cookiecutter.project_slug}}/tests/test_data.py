@@ -165,8 +165,14 @@ def test_missing_and_unexpected_columns_are_named(settings: Settings) -> None:
     rewrite_raw(settings, lambda raw: raw.drop(columns=dropped).assign(unexpected_column=1))
     with pytest.raises(DataValidationError) as caught:
         run_prepare(settings)
-    assert dropped in str(caught.value)
-    assert "unexpected_column" in str(caught.value)
+    assert f"missing column(s): {dropped}" in str(caught.value)
+    assert "unexpected column(s): unexpected_column" in str(caught.value)
+
+
+def test_a_raw_file_with_a_header_and_no_rows_is_refused(settings: Settings) -> None:
+    rewrite_raw(settings, lambda raw: raw.head(0))
+    with pytest.raises(DataValidationError, match="no rows"):
+        run_prepare(settings)
 
 
 def test_data_of_one_class_is_refused_before_anything_is_written(settings: Settings) -> None:

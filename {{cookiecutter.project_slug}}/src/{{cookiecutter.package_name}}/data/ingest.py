@@ -53,7 +53,15 @@ def validate(df: pd.DataFrame, schema: type[pa.DataFrameModel], layer: str) -> p
 
 def _describe(failures: pd.DataFrame, layer: str) -> str:
     lines = [f"the {layer} data breaks its schema:"]
+    columns = {
+        "column_in_dataframe": "missing column(s)",
+        "column_in_schema": "unexpected column(s)",
+    }
     for (column, check), cases in failures.groupby(["column", "check"], dropna=False, sort=False):
+        if check in columns:  # about the table's columns, not about the rows of one
+            names = ", ".join(map(str, cases["failure_case"].drop_duplicates()))
+            lines.append(f"  - {columns[check]}: {names}")
+            continue
         examples = ", ".join(map(repr, cases["failure_case"].drop_duplicates().head(3)))
         where = f"column '{column}'" if isinstance(column, str) else "the table"
         lines.append(f"  - {where}: rule {check} failed on {len(cases)} row(s), e.g. {examples}")

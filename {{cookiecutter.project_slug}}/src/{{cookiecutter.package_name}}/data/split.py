@@ -19,6 +19,8 @@ def split(refined: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFr
 
 def _require_learnable(curated: pd.DataFrame, test_size: float) -> None:
     """Refuse, before anything is written, data that no model could be trained and tested on."""
+    if curated.empty:
+        raise DataValidationError("the data has no rows: there is nothing to train on")
     labels = curated[TARGET]
     counts = labels.value_counts()
     problems = []
