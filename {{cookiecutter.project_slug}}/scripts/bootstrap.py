@@ -63,6 +63,10 @@ TOOLS = {
     "az": "the Azure CLI (https://aka.ms/install-azure-cli)",
     "gh": "the GitHub CLI (https://cli.github.com)",
 }
+# The oldest Azure CLI with every command used here as used here (Bicep built in, federated
+# credentials, --assignee-principal-type); `gh variable` came with GitHub CLI 2.32 (2023).
+MIN_AZURE_CLI = (2, 50)
+MIN_GH = "2.32"
 OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 OIDC_AUDIENCE = "api://AzureADTokenExchange"
 MAX_REVIEWERS = 6  # GitHub's limit per environment
@@ -298,16 +302,32 @@ def find_tools() -> dict[str, str]:
     if missing:
         raise UsageError(f"not on PATH: {'; '.join(missing)} (install, log in, then run again)")
     found = {tool: path for tool, path in paths.items() if path is not None}
-    # `gh variable` came with GitHub CLI 2.32 (2023); older packages (Debian 12's 2.23) lack it.
+    version = _azure_cli_version(found["az"])
+    if version is not None and version < MIN_AZURE_CLI:
+        raise UsageError(
+            f"{found['az']} is Azure CLI {'.'.join(map(str, version))}; the bootstrap needs"
+            f" {'.'.join(map(str, MIN_AZURE_CLI))} or newer: `az upgrade`, then run again"
+        )
+    # Feature, not version: Debian 12's packaged gh (2.23) has no `gh variable`.
     check = subprocess.run(
         [found["gh"], "variable", "set", "--help"], capture_output=True, text=True, check=False
     )
     if check.returncode:
         raise UsageError(
             f"{found['gh']} has no `gh variable` command, which sets the workflows' variables:"
-            " install GitHub CLI 2.32 or newer (https://cli.github.com), then run again"
+            f" install GitHub CLI {MIN_GH} or newer (https://cli.github.com), then run again"
         )
     return found
+
+
+def _azure_cli_version(az: str) -> tuple[int, ...] | None:
+    """The version `az version` reports; None when it says nothing readable (the check is
+    then left to the commands themselves)."""
+    done = subprocess.run([az, "version", "--output", "json"], capture_output=True, text=True)
+    try:
+        return tuple(int(part) for part in json.loads(done.stdout)["azure-cli"].split(".")[:2])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def dry_run_banner(repository: str, names: Sequence[str]) -> str:

@@ -336,9 +336,10 @@ def test_a_real_run_creates_what_is_missing_and_stores_real_ids(tmp_path: Path) 
     *printed, done = result.stdout.splitlines()
     assert done == f"Done: {REPO} can deploy to {', '.join(ENVIRONMENTS)}."
     calls = [line for line in logged(log) if not line.startswith("stdin ")]
-    assert calls[0] == "gh variable set --help", "a gh too old to set variables stops it first"
+    checks = ["az version --output json", "gh variable set --help"]
+    assert calls[:2] == checks, "CLIs too old for the bootstrap stop it before any change"
     run = [line for line in printed if line and not line.startswith("#")]
-    assert len(calls[1:]) == len(run)  # every command printed, then run
+    assert len(calls[2:]) == len(run)  # every command printed, then run
     assert "az ad app create --display-name github-fraud-radar-dev --query appId -o tsv" in calls
     assert 'stdin {"reviewers": [{"type": "User", "id": 583231}]}' in logged(log)
     first = next(iter(ENVIRONMENTS))
@@ -385,7 +386,16 @@ def test_a_gh_without_variables_is_refused_before_any_change(tmp_path: Path) -> 
     result = bootstrap(path=first_on_path(tmp_path))
     assert result.returncode == 2
     assert "install GitHub CLI 2.32 or newer" in result.stderr
-    assert logged(log) == ["gh variable set --help"]
+    assert logged(log) == ["az version --output json", "gh variable set --help"]
+
+
+@posix_only
+def test_an_old_azure_cli_is_refused_before_any_change(tmp_path: Path) -> None:
+    log = fake_clis(tmp_path, {"az version": '{"azure-cli": "2.40.0"}'})
+    result = bootstrap(path=first_on_path(tmp_path))
+    assert result.returncode == 2
+    assert "Azure CLI 2.40; the bootstrap needs 2.50 or newer" in result.stderr
+    assert logged(log) == ["az version --output json"]
 
 
 MONITORING = """
