@@ -41,19 +41,60 @@ ANSWERS: list[tuple[list[str], str]] = [
     (["api", "user"], "583231"),
     (["version", "--output", "json"], '{"azure-cli": "2.91.0", "extensions": {}}'),
 ]
+# What `az ml job download` leaves in its --download-path, for the scripts that read it.
+DOWNLOADS: list[tuple[list[str], dict[str, str]]] = [
+    (
+        ["--output-name", "registration"],
+        {
+            "registration.json": json.dumps(
+                {
+                    "model_name": "model-name",
+                    "registered_version": "7",
+                    "champion_version": "7",
+                    "new_champion": True,
+                    "verdict": "f1_macro 0.97 vs baseline 0.20",
+                }
+            )
+        },
+    ),
+    (
+        ["--output-name", "report"],
+        {
+            "drift.json": json.dumps({"verdict": "no drift", "explanation": "no drift in 6"}),
+            "drift.html": "<html></html>",
+            "decision.json": json.dumps({"retrain": True, "reasons": ["the champion is old"]}),
+        },
+    ),
+]
 STAND_IN = r'''#!{python}
 """Stand-in for `{tool}`: records its arguments, answers from RECORD_ANSWERS."""
 import json, os, sys
 argv = sys.argv[1:]
 with open(os.environ["RECORD_LOG"], "a", encoding="utf-8") as log:
     log.write(json.dumps(["{tool}", *argv]) + "\n")
-if "{tool}" == "curl":  # the OIDC token request of .github/scripts/azure-login.sh
-    print(json.dumps({{"value": "oidc-token"}}))
+if "{tool}" == "curl":  # the OIDC token request of scripts/release/azure-login.sh
+    print(json.dumps({{"value": "oidc-token", "oidcToken": "oidc-token"}}))
     sys.exit(0)
+if "{tool}" == "yq":  # mikefarah's yq on the runners: here, its merge of two YAML files
+    import yaml
+    def merge(a, b):
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {{**a, **{{k: merge(a[k], v) if k in a else v for k, v in b.items()}}}}
+        return b
+    first, second = (yaml.safe_load(open(path)) for path in argv[-2:])
+    print(yaml.safe_dump(merge(first, second), sort_keys=False))
+    sys.exit(0)
+options = dict(zip(argv, argv[1:]))
+for words, files in json.loads(os.environ.get("RECORD_DOWNLOADS", "[]")):
+    if all(word in argv for word in words) and "--download-path" in options:
+        folder = os.path.join(options["--download-path"], "named-outputs")
+        os.makedirs(folder, exist_ok=True)
+        for name, content in files.items():
+            with open(os.path.join(folder, name), "w") as out:
+                out.write(content)
 checked = "{tool}" == "az" and "show" in argv[:4] and ("none" in argv or "--output none" in argv)
 if checked and os.environ.get("RECORD_MODE") == "absent":  # `if az ... show -o none`: no such thing
     sys.exit(3)
-options = dict(zip(argv, argv[1:]))
 for words, answer in json.loads(os.environ["RECORD_ANSWERS"]):
     if all(word in argv for word in words):
         for option, value in options.items():
@@ -184,7 +225,7 @@ def _last_lines(message: str, count: int = 4) -> str:
 def stand_ins(folder: Path) -> Path:
     """`az`, `gh` and `curl` stand-ins in `folder`; returns it, for the front of PATH."""
     folder.mkdir(parents=True, exist_ok=True)
-    for tool in ("az", "gh", "curl"):
+    for tool in ("az", "gh", "curl", "yq"):
         path = folder / tool
         path.write_text(STAND_IN.format(python=sys.executable, tool=tool), encoding="utf-8")
         path.chmod(0o755)
@@ -216,8 +257,9 @@ class Recording:
 
 def record_workflows(project: Path, work: Path) -> Recording:
     """Run every step of every workflow with the stand-ins, in both modes; return the command
-    lines recorded. A spec that a step writes at run time (yq's merge in $RUNNER_TEMP, which
-    needs GitHub's yq) is checked as the spec of the same name it is made from."""
+    lines recorded. `yq` is a stand-in too (the runners have mikefarah's yq, this machine
+    another tool of that name): it merges the two files as the workflow asks, and the real
+    `az` then loads the merged spec."""
     bin_dir = stand_ins(work / "bin")
     log = work / "workflows.log"
     ran = []
@@ -237,12 +279,7 @@ def record_workflows(project: Path, work: Path) -> Recording:
                 ran.append(script)
                 for mode in ("present", "absent"):
                     exported |= _run_step(script, env, mode, project, work, bin_dir, log)
-    runner = str(work / "runner")
-    specs = {p.name: str(p.relative_to(project)) for p in project.glob("azureml/**/*.y*ml")}
-    commands = [
-        [specs.get(Path(arg).name, arg) if arg.startswith(runner) else arg for arg in command]
-        for command in _recorded(log)
-    ]
+    commands = _recorded(log)
     return Recording(commands, ran)
 
 
@@ -278,6 +315,7 @@ def _run_step(
         "RECORD_LOG": str(log),
         "RECORD_MODE": mode,
         "RECORD_ANSWERS": json.dumps(ANSWERS),
+        "RECORD_DOWNLOADS": json.dumps(DOWNLOADS),
         **{name: str(path) for name, path in files.items()},
         **env,
     }
@@ -338,11 +376,15 @@ def document_lines(project: Path) -> list[Argv]:
     return commands
 
 
-def static_commands(text: str) -> set[tuple[str, ...]]:
-    """The `az ...`/`gh ...` command words (up to the first option or value) written in `text`."""
+def static_commands(text: str, project: Path) -> set[tuple[str, ...]]:
+    """The `az ...`/`gh ...` command words (up to the first option or value) written in `text`,
+    but for lines that name a file of the project this level does not have (they cannot run)."""
     found = set()
     for line in text.replace("\\\n", " ").splitlines():
         if line.lstrip().startswith("#"):
+            continue
+        files = re.findall(r"(?:azureml|infra)/[\w./-]+\.ya?ml", line)
+        if any(not (project / name).exists() for name in files):
             continue
         for match in re.finditer(r"(?:^|[\s;|&(!])(az|gh)\s+(.*)", line):
             words = [match.group(1)]
@@ -379,8 +421,9 @@ def split(commands: list[Argv]) -> dict[str, list[Argv]]:
 def never_ran(project: Path, recording: Recording) -> list[str]:
     """Command words written in the steps that ran and in the scripts that no recorded line
     starts with: a branch the recording missed, so a line the check would not see."""
-    scripts = [p.read_text() for p in (project / ".github" / "scripts").glob("*.sh")]
-    written = set().union(*(static_commands(text) for text in recording.scripts + scripts))
+    scripts = [p.read_text() for p in (project / "scripts" / "release").glob("*.sh")]
+    texts = recording.scripts + scripts
+    written = set().union(*(static_commands(text, project) for text in texts))
     recorded = recording.commands
     return sorted(
         " ".join(words)

@@ -65,6 +65,35 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return listed
 
 
+def release_scripts(project: Path) -> list[Path]:
+    """scripts/release/: the release's steps, which both CI platforms run."""
+    return sorted((project / "scripts/release").glob("*.sh"))
+
+
+def script(project: Path, name: str) -> str:
+    return (project / "scripts/release" / name).read_text()
+
+
+def phases(runs: list[str]) -> list[str]:
+    """The `scripts/release/deploy.sh <phase>` calls of a job's steps, in order."""
+    return [m.group(1) for run in runs for m in re.finditer(r"deploy\.sh ([a-z-]+)", run)]
+
+
+DEPLOY_ORDER = [
+    "prepare",
+    "import-image",
+    "endpoint",
+    "create",
+    "smoke",
+    "canary",
+    "traffic",
+    "cleanup",
+    "rollback",
+    "monitor",
+    "batch",
+]
+
+
 def test_linters_and_schemas_report_nothing(project: Path) -> None:
     files = sorted(str(p) for p in (project / ".github/workflows").glob("*.yml"))
     check([str(BIN / "actionlint")], cwd=project)  # shellcheck runs on every `run:` too
@@ -72,8 +101,8 @@ def test_linters_and_schemas_report_nothing(project: Path) -> None:
     schema = [str(BIN / "check-jsonschema"), "--builtin-schema"]
     check([*schema, "vendor.github-workflows", *files], cwd=project)
     check([*schema, "vendor.dependabot", ".github/dependabot.yml"], cwd=project)
-    scripts = sorted(str(p) for p in (project / ".github/scripts").glob("*.sh"))
-    check([str(BIN / "shellcheck"), "--enable=all", *scripts], cwd=project)
+    scripts = sorted(str(p.relative_to(project)) for p in release_scripts(project))
+    check([str(BIN / "shellcheck"), "-x", "--enable=all", *scripts], cwd=project)
 
 
 def test_ci_runs_what_developers_run(project: Path) -> None:
@@ -126,40 +155,38 @@ def test_the_model_is_trained_once_in_dev_and_promoted_unchanged(project: Path) 
         for name, flow in everything.items()
         for job_name, job in flow["jobs"].items()
         for step in steps(job)
-        if "az ml job create --file azureml/pipeline.yml" in step.get("run", "")
+        if "scripts/release/train.sh" in step.get("run", "")
     ]
     assert trainers == [("cd.yml", "train")], "training happens in one place"
+    train = script(project, "train.sh")
+    assert "az ml job create --file azureml/pipeline.yml" in train
+    assert "azureml-wait.sh" in train, "the wait re-logs in, in short polls"
     cd = everything["cd.yml"]["jobs"]
     assert cd["train"]["environment"] == "dev"
-    waits = [s.get("run", "") for s in steps(cd["train"])]
-    assert any("azureml-wait.sh" in run for run in waits), "the wait re-logs in, in short polls"
-    share = " ".join(s.get("run", "") for s in steps(cd["promote"]))
+    assert [s.get("run") for s in steps(cd["promote"]) if "run" in s] == [
+        "scripts/release/promote.sh"
+    ]
+    share = script(project, "promote.sh")
     assert "az ml model share" in share
-    assert '--share-with-name "$MODEL_NAME" --share-with-version "$MODEL_VERSION"' in share
+    assert '--share-with-name "${MODEL_NAME}" --share-with-version "${MODEL_VERSION}"' in share
     for name in ("deploy-dev", "deploy-uat", "deploy-prod"):
         assert cd[name]["with"]["model-version"] == "${{ needs.train.outputs.model-version }}"
-    deploy = workflow(project, "deploy.yml")
-    setup = " ".join(s.get("run", "") for s in steps(deploy["jobs"]["deploy"]))
-    assert "MODEL=azureml://registries/${AZUREML_REGISTRY}/models/" in setup
-    assert 'test "$source" = "$here"' in setup, "the image digest is compared after import"
+    deploy = script(project, "deploy.sh")
+    assert 'MODEL="azureml://registries/${AZUREML_REGISTRY}/models/' in deploy
+    assert 'test "${source}" = "${here_digest}"' in deploy, "the digest is compared after import"
 
 
 def test_the_smoke_test_gates_the_traffic(project: Path) -> None:
-    runs = [s.get("run", "") for s in steps(workflow(project, "deploy.yml")["jobs"]["deploy"])]
-
-    def first(pattern: str) -> int:
-        return next(i for i, run in enumerate(runs) if re.search(pattern, run))
-
-    create = first(r"az ml online-deployment create")
-    smoke = first(r'smoke-test\.sh "\$ENDPOINT" .*\n?.*--deployment "\$DEPLOYMENT" --expect')
-    traffic = first(r"--traffic")
-    assert "--all-traffic" not in runs[create], "a new deployment starts with no traffic"
-    script = (project / ".github/scripts/smoke-test.sh").read_text()
-    assert "make smoke" in script, "the release checks what `make smoke` checks locally"
-    assert create < smoke < traffic
-    canary = runs[first(r"CANARY_PERCENT")]
-    assert '--traffic "$current=100 $DEPLOYMENT=0"' in canary, "a failed canary rolls back"
-    assert first(r"az ml online-deployment delete --name \"\$old\"") > first(r"=100\"")
+    deploy = steps(workflow(project, "deploy.yml")["jobs"]["deploy"])
+    assert phases([s.get("run", "") for s in deploy]) == DEPLOY_ORDER
+    rollback = next(s for s in deploy if s.get("run", "").endswith("deploy.sh rollback"))
+    assert rollback["if"].startswith("failure()")
+    code = script(project, "deploy.sh")
+    create = code[code.index("create() {") : code.index("smoke() {")]
+    assert "--all-traffic" not in create, "a new deployment starts with no traffic"
+    assert "make smoke" in script(project, "smoke-test.sh"), "what `make smoke` checks locally"
+    canary = code[code.index("canary() {") : code.index("traffic() {")]
+    assert '--traffic "${current}=100 ${DEPLOYMENT}=0"' in canary, "a failed canary rolls back"
 
 
 def test_oidc_only_least_privilege_and_pinned_actions(project: Path) -> None:
@@ -203,7 +230,7 @@ def test_registrations_run_one_at_a_time(project: Path) -> None:
         for name in ("cd.yml", "drift.yml", "ci.yml", "deploy.yml")
         if (project / ".github" / "workflows" / name).exists()
         for job_name, job in workflow(project, name)["jobs"].items()
-        if "azureml/pipeline.yml" in json.dumps(job)
+        if "scripts/release/train.sh" in json.dumps(job)
     ]
     assert registering
     for name, job_name, job in registering:
@@ -260,9 +287,10 @@ def test_drift_is_checked_weekly_and_retraining_goes_through_the_release(level_2
     assert set(drift["on"]) == {"schedule", "workflow_dispatch"}
     check, retrain = drift["jobs"]["check"], drift["jobs"]["retrain"]
     assert check["environment"] == "prod-monitoring", "no prod reviewers to wait for"
-    runs = " ".join(step.get("run", "") for step in steps(check))
-    assert "az ml job create --file azureml/monitoring/drift-job.yml" in runs
-    assert "azureml-wait.sh" in runs
+    assert any(step.get("run") == "scripts/release/drift.sh" for step in steps(check))
+    code = script(level_2, "drift.sh")
+    assert "az ml job create --file azureml/monitoring/drift-job.yml" in code
+    assert "azureml-wait.sh" in code
     assert any("upload-artifact" in step.get("uses", "") for step in steps(check))
     assert retrain["if"] == "needs.check.outputs.retrain == 'true'"
     assert retrain["permissions"] == {"actions": "write", "issues": "write"}
@@ -278,12 +306,14 @@ def test_the_prod_release_points_the_monitor_at_its_new_deployment(level_2: Path
     assert cd["deploy-prod"]["with"]["monitor"] is True
     assert all("monitor" not in cd[f"deploy-{env}"]["with"] for env in ("dev", "uat"))
     deploy = steps(workflow(level_2, "deploy.yml")["jobs"]["deploy"])
-    monitor = next(step for step in deploy if "az ml schedule create" in step.get("run", ""))
-    assert "azureml/monitoring/monitor.yml" in monitor["run"]
-    assert 'endpoint_deployment_id="azureml:$ENDPOINT:$DEPLOYMENT"' in monitor["run"]
-    reference = next(s for s in steps(cd["train"]) if "--type mltable" in s.get("run", ""))
-    assert '--name "$REFERENCE" --version "$VERSION"' in reference["run"], "versioned with it"
-    assert reference["env"]["REFERENCE"].endswith("model-name }}-reference"), "named after it"
+    monitor = next(s for s in deploy if s.get("run", "").endswith("deploy.sh monitor"))
+    assert monitor["if"] == "inputs.monitor"
+    code = script(level_2, "deploy.sh")
+    assert "azureml/monitoring/monitor.yml" in code
+    assert 'endpoint_deployment_id="azureml:${endpoint}:${DEPLOYMENT}"' in code
+    train = script(level_2, "train.sh")
+    assert '--name "${reference}" --version "${version}"' in train, "versioned with the model"
+    assert 'reference="${name}-reference"' in train, "named after it"
 
 
 def test_the_drift_check_has_its_own_environment_in_the_bootstrap(level_2: Path) -> None:

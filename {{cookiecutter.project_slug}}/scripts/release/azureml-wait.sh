@@ -4,6 +4,8 @@
 #
 # Usage: azureml-wait.sh <job name>   (POLL_SECONDS, TIMEOUT_MINUTES to tune)
 set -euo pipefail
+# shellcheck source=scripts/release/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 job="${1:?usage: azureml-wait.sh <job name>}"
 poll="${POLL_SECONDS:-60}"
@@ -23,14 +25,12 @@ while true; do
     Completed) exit 0 ;;
     Failed | Canceled | NotResponding)
       az ml job show --name "${job}" --query "{status: status, studio: services.Studio.endpoint}"
-      echo "::error::Azure ML job ${job} ended ${status}: see its logs in the studio link above"
-      exit 1
+      fail "Azure ML job ${job} ended ${status}: see its logs in the studio link above"
       ;;
     *) ;; # NotStarted, Queued, Preparing, Starting, Running, Finalizing...
   esac
   if ((SECONDS > deadline)); then
-    echo "::error::Azure ML job ${job} still ${status} after ${TIMEOUT_MINUTES:-180} minutes"
-    exit 1
+    fail "Azure ML job ${job} still ${status} after ${TIMEOUT_MINUTES:-180} minutes"
   fi
   sleep "${poll}"
 done

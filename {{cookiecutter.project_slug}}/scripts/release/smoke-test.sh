@@ -5,10 +5,12 @@
 #
 # Usage: smoke-test.sh <endpoint> [smoke options, e.g. --deployment NAME --attempts 5]
 set -euo pipefail
+# shellcheck source=scripts/release/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 endpoint="${1:?usage: smoke-test.sh <endpoint> [smoke options]}"
 shift
 url=$(az ml online-endpoint show --name "${endpoint}" --query scoring_uri --output tsv)
 key=$(az ml online-endpoint get-credentials --name "${endpoint}" --query primaryKey --output tsv)
-echo "::add-mask::${key}"
+mask "${key}"
 SCORING_KEY="${key}" make smoke URL="${url}" SMOKE_ARGS="$*"
