@@ -1,5 +1,5 @@
-"""Finish the generated project: prune what the chosen level does not need, and link the project
-to its template in .cruft.json.
+"""Finish the generated project: prune what the chosen level and CI platform do not need, and
+link the project to its template in .cruft.json.
 
 Cookiecutter renders this file with Jinja and runs it inside the generated project. It deletes
 only the paths listed below and writes only .cruft.json, so update tools can re-run it safely:
@@ -23,6 +23,7 @@ RENDERED_CONTEXT = r"""{{ cookiecutter | jsonify }}"""
 # template's tests check it). Paths that do not exist are skipped, so re-running is safe.
 LEVEL_PATHS: dict[int, tuple[str, ...]] = {
     1: (
+        ".azure-pipelines",
         ".github",
         "azureml/deploy",
         "docs/automation.md",
@@ -35,6 +36,7 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
         "tests/test_release.py",
     ),
     2: (
+        ".azure-pipelines/drift.yml",
         ".github/workflows/drift.yml",
         "azureml/monitoring",
         "docs/monitoring.md",
@@ -50,6 +52,12 @@ LEVEL_PATHS: dict[int, tuple[str, ...]] = {
 }
 # Folders that hold only higher levels' files: removed when pruning leaves them empty.
 LEVEL_FOLDERS = ("docs", "make")
+# Each CI platform's files (from level 1 upwards, so in LEVEL_PATHS too): those of the platforms
+# not chosen are never generated.
+PLATFORM_PATHS: dict[str, tuple[str, ...]] = {
+    "github": (".github",),
+    "azure_devops": (".azure-pipelines",),
+}
 
 CRUFT_FILE = ".cruft.json"
 # Where the template was rendered on this machine: not answers, and meaningless elsewhere.
@@ -61,20 +69,24 @@ ABBREVIATIONS = {
 }
 
 
-def paths_to_prune(level: int, package: str) -> list[str]:
-    """Return the relative paths that belong to levels above `level`."""
-    return [
+def paths_to_prune(level: int, package: str, platform: str) -> list[str]:
+    """Return the relative paths that belong to levels above `level`, then those of the CI
+    platforms other than `platform`."""
+    above = [
         path.format(package=package)
         for path_level, paths in sorted(LEVEL_PATHS.items())
         if path_level > level
         for path in paths
     ]
+    others = [path for name, paths in PLATFORM_PATHS.items() if name != platform for path in paths]
+    return above + others
 
 
-def prune(root: Path, level: int, package: str) -> list[Path]:
-    """Delete the paths above `level` that exist under `root` and return them."""
+def prune(root: Path, level: int, package: str, platform: str) -> list[Path]:
+    """Delete the paths above `level` and of other CI platforms that exist under `root` and
+    return them."""
     removed = []
-    for relative in paths_to_prune(level, package):
+    for relative in paths_to_prune(level, package, platform):
         path = root / relative
         if path.is_dir():
             shutil.rmtree(path)
@@ -173,7 +185,8 @@ def main() -> None:
     forget_rendered_copy()
     context = json.loads(RENDERED_CONTEXT)
     root = Path.cwd()
-    prune(root, int(context["maturity_level"]), context["package_name"])
+    level, platform = int(context["maturity_level"]), context["ci_platform"]
+    prune(root, level, context["package_name"], platform)
     link_to_template(root, context)
 
 

@@ -186,6 +186,7 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
         (_one_of("3.10", "3.11", "3.12", "3.13"), "must be one of 3.10, 3.11, 3.12, 3.13"),
     ),
     "maturity_level": ((_one_of("0", "1", "2"), "must be one of 0, 1, 2"),),
+    "ci_platform": ((_one_of("github", "azure_devops"), "must be one of github, azure_devops"),),
     "azure_location": (
         (_matches(r"[a-z0-9]+"), "must be an Azure region name: lowercase letters and digits"),
     ),
@@ -198,15 +199,52 @@ ANSWER_RULES: dict[str, tuple[Rule, ...]] = {
             ),
         ),
     ),
-    "github_repository": (
-        (
-            _is_github_repository,
+}
+
+# The answers of each CI platform, checked only when it is the one chosen.
+PLATFORM_RULES: dict[str, dict[str, tuple[Rule, ...]]] = {
+    "github": {
+        "github_repository": (
             (
-                "must be owner/name: an owner of 1-39 letters, digits and single inner hyphens, "
-                "and a name of 1-100 letters, digits, '.', '_' or '-' other than '.' and '..'"
+                _is_github_repository,
+                (
+                    "must be owner/name: an owner of 1-39 letters, digits and single inner"
+                    " hyphens, and a name of 1-100 letters, digits, '.', '_' or '-' other than"
+                    " '.' and '..'"
+                ),
             ),
         ),
-    ),
+    },
+    # Azure DevOps' naming rules.
+    "azure_devops": {
+        "azure_devops_organization": (
+            (
+                _matches(r"[A-Za-z0-9]([A-Za-z0-9-]{0,48}[A-Za-z0-9])?"),
+                (
+                    "must be the organization's name in https://dev.azure.com/<name>: 1-50 letters,"
+                    " digits and hyphens, starting and ending with a letter or digit"
+                ),
+            ),
+        ),
+        "azure_devops_project": (
+            (
+                lambda value: 1 <= len(value) <= 64 and value.isprintable(),
+                "must be 1-64 characters on one line",
+            ),
+            (
+                lambda value: not set(value) & set('\\/:*?"<>|;#$*{},+=[]'),
+                'must not contain any of \\ / : * ? " < > | ; # $ { } , + = [ ] (Azure DevOps)',
+            ),
+            (
+                lambda value: (
+                    not value.startswith(("_", "."))
+                    and not value.endswith(".")
+                    and value == value.strip()
+                ),
+                "must not start with _ or ., end with ., or start or end with a space",
+            ),
+        ),
+    },
 }
 
 ENDPOINT_RULE: Rule = (
@@ -259,6 +297,8 @@ def _problem(label: str, value: str, rules: tuple[Rule, ...]) -> str | None:
 def validate(answers: dict[str, Any]) -> list[str]:
     """Return every problem with the answers, so the user can fix them all in one go."""
     problems = [_problem(name, answers[name], rules) for name, rules in ANSWER_RULES.items()]
+    platform_rules = PLATFORM_RULES.get(answers["ci_platform"], {})
+    problems += [_problem(name, answers[name], rules) for name, rules in platform_rules.items()]
     for group, group_rules in [("shared", SHARED_RULES)] + [(e, AZURE_RULES) for e in ENVIRONMENTS]:
         names = answers["azure"].get(group, {})
         problems += [
@@ -270,7 +310,8 @@ def validate(answers: dict[str, Any]) -> list[str]:
 
 def answers_from(context: dict[str, Any]) -> dict[str, Any]:
     """The answers `validate` reads, from Cookiecutter's context."""
-    return {name: context[name] for name in ANSWER_RULES} | {"azure": context["__azure"]}
+    names = [*ANSWER_RULES, *(name for rules in PLATFORM_RULES.values() for name in rules)]
+    return {name: context[name] for name in names} | {"azure": context["__azure"]}
 
 
 def forget_rendered_copy() -> None:

@@ -31,6 +31,9 @@ def answers() -> dict[str, Any]:
         "license": "Apache-2.0",
         "python_version": "3.12",
         "maturity_level": "2",
+        "ci_platform": "github",
+        "azure_devops_organization": "acme-labs",
+        "azure_devops_project": "Fraud Radar (ML)",
         "azure_location": "eastus2",
         "azure_resource_prefix": "fraudradar",
         "github_repository": "acme-labs/fraud-radar",
@@ -108,6 +111,15 @@ def test_every_rule_names_a_real_template_variable() -> None:
         ("license", "GPL-3.0", "one of"),
         ("python_version", "3.9", "one of"),
         ("maturity_level", "3", "one of"),
+        ("ci_platform", "gitlab", "one of"),
+        ("azure_devops_organization", "https://dev.azure.com/acme", "1-50 letters"),
+        ("azure_devops_organization", "-acme", "starting and ending"),
+        ("azure_devops_organization", "a" * 51, "1-50"),
+        ("azure_devops_project", "Fraud/Radar", "must not contain"),
+        ("azure_devops_project", "Fraud Radar.", "end with ."),
+        ("azure_devops_project", "_fraud", "start with _"),
+        ("azure_devops_project", " Fraud", "space"),
+        ("azure_devops_project", "p" * 65, "1-64"),
         ("azure_location", "west europe", "region"),
         ("azure_resource_prefix", "a", "2-12"),
         ("azure_resource_prefix", "Bad-Prefix", "lowercase"),
@@ -130,11 +142,24 @@ def test_rule_rejects_bad_value(
     answers: dict[str, Any], path: str, value: str, reason: str
 ) -> None:
     label = path.replace("azure.", "__azure.", 1)
+    if path.startswith("azure_devops_"):  # checked when Azure DevOps is the platform only
+        answers["ci_platform"] = "azure_devops"
 
     (problem,) = pre_gen.validate(with_answer(answers, path, value))
 
     assert problem.startswith(f"{label} {value!r} ")
     assert reason in problem
+
+
+def test_each_platform_checks_its_own_answers_only(answers: dict[str, Any]) -> None:
+    odd = with_answer(answers, "azure_devops_project", "a/b")
+    odd = with_answer(odd, "github_repository", "noslash")
+
+    (github_problem,) = pre_gen.validate(odd)
+    (azure_devops_problem,) = pre_gen.validate(with_answer(odd, "ci_platform", "azure_devops"))
+
+    assert github_problem.startswith("github_repository")
+    assert azure_devops_problem.startswith("azure_devops_project")
 
 
 def test_every_problem_is_reported_together(answers: dict[str, Any]) -> None:
@@ -189,16 +214,25 @@ def test_main_is_silent_when_valid(
     assert capsys.readouterr() == ("", "")
 
 
-LEVEL_1 = {".github", "infra", "azureml/deploy", "scripts/bootstrap.py", "make/automation.mk"}
+LEVEL_1 = {
+    ".github",
+    ".azure-pipelines",
+    "infra",
+    "azureml/deploy",
+    "scripts/bootstrap.py",
+    "make/automation.mk",
+}
 LEVEL_2 = {"src/fraud_radar/monitoring", "azureml/monitoring", "tests/test_monitoring.py"}
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A generated tree holding every level's paths, as files and folders, plus kept files."""
-    for folder in (".github/workflows", "infra", "azureml/deploy", "azureml/monitoring", "make"):
+    folders = (".github/workflows", ".azure-pipelines", "infra", "azureml/deploy", "make")
+    for folder in (*folders, "azureml/monitoring"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / ".github/workflows/ci.yml").touch()
+    (tmp_path / ".azure-pipelines/ci.yml").touch()
     (tmp_path / "src/fraud_radar/monitoring").mkdir(parents=True)
     (tmp_path / "src/fraud_radar/monitoring/drift.py").touch()
     for file in (
@@ -212,9 +246,20 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("level", "pruned"), [(0, LEVEL_1 | LEVEL_2), (1, LEVEL_2), (2, set())])
-def test_prune_removes_paths_above_level(project: Path, level: int, pruned: set[str]) -> None:
-    removed = post_gen.prune(project, level, "fraud_radar")
+@pytest.mark.parametrize(
+    ("level", "platform", "pruned"),
+    [
+        (0, "github", LEVEL_1 | LEVEL_2),
+        (1, "github", LEVEL_2 | {".azure-pipelines"}),
+        (2, "github", {".azure-pipelines"}),
+        (1, "azure_devops", LEVEL_2 | {".github"}),
+        (2, "azure_devops", {".github"}),
+    ],
+)
+def test_prune_removes_paths_above_level_and_of_the_other_platform(
+    project: Path, level: int, platform: str, pruned: set[str]
+) -> None:
+    removed = post_gen.prune(project, level, "fraud_radar", platform)
 
     assert {path.relative_to(project).as_posix() for path in removed} == pruned
     for relative in LEVEL_1 | LEVEL_2:
@@ -225,14 +270,14 @@ def test_prune_removes_paths_above_level(project: Path, level: int, pruned: set[
 
 
 def test_prune_is_idempotent(project: Path) -> None:
-    post_gen.prune(project, 0, "fraud_radar")
+    post_gen.prune(project, 0, "fraud_radar", "github")
 
-    assert post_gen.prune(project, 0, "fraud_radar") == []
+    assert post_gen.prune(project, 0, "fraud_radar", "github") == []
 
 
 def test_paths_to_prune_formats_package() -> None:
-    assert "src/fraud_radar/monitoring" in post_gen.paths_to_prune(1, "fraud_radar")
-    assert post_gen.paths_to_prune(2, "fraud_radar") == []
+    assert "src/fraud_radar/monitoring" in post_gen.paths_to_prune(1, "fraud_radar", "github")
+    assert post_gen.paths_to_prune(2, "fraud_radar", "github") == [".azure-pipelines"]
 
 
 @pytest.mark.parametrize(

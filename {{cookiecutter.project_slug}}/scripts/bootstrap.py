@@ -1,3 +1,4 @@
+{% if cookiecutter.ci_platform == "github" -%}
 """Set up Azure and GitHub for the workflows, once per project.
 
 Run it from the project root with the Azure CLI and the GitHub CLI logged in (`az login`,
@@ -9,6 +10,22 @@ Every name comes from infra/environments.toml. The shared Azure ML registry is d
 whose only credential is a federated one for the GitHub environment of the same name (so there
 is no secret to leak or rotate), the roles in ROLES and nothing more, the GitHub environment,
 and the GitHub environment variables the workflows read.
+{%- else -%}
+"""Set up Azure and Azure DevOps for the pipelines, once per project.
+
+Run it from the project root with the Azure CLI logged in (`az login`, as a user of the Azure
+DevOps organization): `python scripts/bootstrap.py --dry-run` prints every command it would run
+and runs none; without `--dry-run` it runs them, printing each first. `--help` lists the options.
+
+Every name comes from infra/environments.toml. In Azure DevOps: the Azure Artifacts feed the CI
+publishes the wheel to, the pipelines of .azure-pipelines/ and a build policy that runs CI on
+pull requests to main. In Azure: the shared Azure ML registry (infra/registry.bicep); then, per
+environment, its resources (infra/main.bicep), an Entra ID app whose only credential is a
+federated one for the environment's service connection (workload identity federation: no
+secret, no PAT, nothing to rotate), the roles in ROLES and nothing more; and back in Azure
+DevOps, the service connection, the environment (prod with an approval) and the variable group
+the pipelines read, each usable by the pipelines that need it and no other.
+{%- endif %}
 
 Each step looks up before it creates, or is idempotent itself: after a failure, fix the cause
 and run it again. Standard library only, so any Python 3.10+ runs it before `make install`.
@@ -24,6 +41,9 @@ import subprocess
 import sys
 {%- if cookiecutter.python_version != "3.10" %}
 import tomllib
+{%- endif %}
+{%- if cookiecutter.ci_platform == "azure_devops" %}
+import urllib.parse
 {%- endif %}
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -49,9 +69,15 @@ ROLES: tuple[tuple[str, str, str], ...] = (
     ("AcrPull", "previous_container_registry", "import the image the environment before tested"),
     ("AzureML Registry User", "registry", "share one model version across environments"),
 )
+{%- if cookiecutter.ci_platform == "github" %}
 # The scheduled drift check (level 2) signs in as an identity of its own, bound to a GitHub
 # environment without reviewers: it may run jobs in the watched environment's workspace, and
 # nothing else (it cannot deploy: no registry, no image push).
+{%- else %}
+# The scheduled drift check (level 2) signs in as an identity of its own, through a service
+# connection of its own: it may run jobs in the watched environment's workspace, and nothing
+# else (it cannot deploy: no registry, no image push).
+{%- endif %}
 MONITORING_ROLES: tuple[tuple[str, str, str], ...] = (
     ("AzureML Data Scientist", "workspace", "run the drift job on the collected data"),
 )
@@ -59,6 +85,7 @@ MONITORING_ROLES: tuple[tuple[str, str, str], ...] = (
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path("infra/environments.toml")
 MONITORING_CONFIG = Path("infra/monitoring.toml")
+{%- if cookiecutter.ci_platform == "github" %}
 TOOLS = {
     "az": "the Azure CLI (https://aka.ms/install-azure-cli)",
     "gh": "the GitHub CLI (https://cli.github.com)",
@@ -75,6 +102,28 @@ MAX_REVIEWERS = 6  # GitHub's limit per environment
 OWNER = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 ENVIRONMENT = re.compile(r"[A-Za-z0-9_-]+")
+{%- else %}
+TOOLS = {"az": "the Azure CLI (https://aka.ms/install-azure-cli)"}
+# The oldest Azure CLI with every command used here as used here (Bicep built in, federated
+# credentials, --assignee-principal-type); the bootstrap adds its azure-devops extension.
+MIN_AZURE_CLI = (2, 50)
+# Azure DevOps' application id: `az rest` asks Entra ID for a token to its REST API with it, so
+# the calls the azure-devops extension has no command for use your `az login` too (no PAT).
+AZURE_DEVOPS_RESOURCE = "499b84ac-1321-427f-aa17-267ca6975798"
+APPROVAL_CHECK = {"id": "8c6f20a7-a545-4486-9777-f762fafe0d4d", "name": "Approval"}
+OIDC_AUDIENCE = "api://AzureADTokenExchange"
+# The pipelines of .azure-pipelines/, in this folder of the project's pipelines; release.yml and
+# drift.yml name it (`resources.pipelines`, `az pipelines run`).
+PIPELINES_FOLDER = "\\{{ cookiecutter.project_slug }}"
+PIPELINES = {
+    "ci": ".azure-pipelines/ci.yml",
+    "release": ".azure-pipelines/release.yml",
+    "drift": ".azure-pipelines/drift.yml",  # level 2
+}
+CI_GROUP = "azureml-ci"  # the CI's variable group: ARTIFACTS_FEED
+ENVIRONMENT = re.compile(r"[A-Za-z0-9_-]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+{%- endif %}
 
 Command = list[str]
 
@@ -97,8 +146,34 @@ class Shared:
 
 
 @dataclass(frozen=True)
+{%- if cookiecutter.ci_platform == "github" %}
 class Environment:
     """One deployment target: its Azure resources and its GitHub environment of the same name."""
+{%- else %}
+class AzureDevOps:
+    """Where the pipelines run: the [azure_devops] table of infra/environments.toml."""
+
+    organization: str
+    project: str
+    repository: str
+    feed: str
+
+    @property
+    def url(self) -> str:
+        return f"https://dev.azure.com/{self.organization}"
+
+    def rest(self, path: str, *, feeds: bool = False) -> str:
+        """The REST URL of `path` in this project (feeds live on feeds.dev.azure.com)."""
+        host = "https://feeds.dev.azure.com" if feeds else "https://dev.azure.com"
+        project = urllib.parse.quote(self.project)
+        return f"{host}/{self.organization}/{project}/_apis/{path}"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment target: its Azure resources, and its Azure DevOps environment, service
+    connection and variable group (azureml-<name>)."""
+{%- endif %}
 
     name: str
     subscription_id: str
@@ -114,10 +189,14 @@ class Environment:
 @dataclass(frozen=True)
 class Monitoring:
     """The [monitoring] table of level 2 (infra/monitoring.toml): which environment the drift
+{%- if cookiecutter.ci_platform == "github" %}
     check watches, and the GitHub environment its workflow runs in."""
+{%- else %}
+    check watches, and the name of its own service connection and variable group."""
+{%- endif %}
 
     environment: str
-    github_environment: str
+    ci_environment: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +204,11 @@ class Config:
     """infra/environments.toml, checked: environments keep the file's order, the promotion order."""
 
     location: str
+{%- if cookiecutter.ci_platform == "github" %}
     github_repository: str
+{%- else %}
+    azure_devops: AzureDevOps
+{%- endif %}
     shared: Shared
     environments: tuple[Environment, ...]
     monitoring: Monitoring | None = None
@@ -136,16 +219,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(ROOT / CONFIG)
         names = select(config, args.environment)
+{%- if cookiecutter.ci_platform == "github" %}
         repository = check_repository(args.repo or config.github_repository)
         reviewers = check_reviewers(args.reviewer)
+{%- else %}
+        approvers = check_approvers(args.approver)
+{%- endif %}
         tools = {} if args.dry_run else find_tools()
     except UsageError as error:
         print(f"bootstrap: {error}", file=sys.stderr)
         return 2
+{%- if cookiecutter.ci_platform == "github" %}
     if args.dry_run:
         print(dry_run_banner(repository, names))
     try:
         bootstrap(Runner(args.dry_run, tools), config, names, repository, reviewers)
+{%- else %}
+    target = f"{config.azure_devops.url}/{config.azure_devops.project}"
+    if args.dry_run:
+        print(dry_run_banner(target, names))
+    try:
+        bootstrap(Runner(args.dry_run, tools), config, names, approvers)
+{%- endif %}
     except CommandError as error:
         print(f"bootstrap: {error}", file=sys.stderr)
         return 1
@@ -153,14 +248,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet at exit too
         return 1
     if not args.dry_run:
+{%- if cookiecutter.ci_platform == "github" %}
         print(f"Done: {repository} can deploy to {', '.join(names)}.")
+{%- else %}
+        print(f"Done: {target} can deploy to {', '.join(names)}.")
+{%- endif %}
     return 0
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bootstrap.py",
+{%- if cookiecutter.ci_platform == "github" %}
         description="Set up Azure and GitHub for the workflows, from infra/environments.toml.",
+{%- else %}
+        description="Set up Azure and Azure DevOps for the pipelines, from infra/environments.toml.",
+{%- endif %}
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the commands, run none (not even lookups)"
@@ -173,6 +276,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="set up only this environment (repeat for more; default: all, in file order)",
     )
     parser.add_argument(
+{%- if cookiecutter.ci_platform == "github" %}
         "--repo", metavar="OWNER/NAME", help="GitHub repository (default: github_repository)"
     )
     parser.add_argument(
@@ -181,6 +285,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="LOGIN",
         help="GitHub user who approves deployments where required_reviewers (default: you)",
+{%- else %}
+        "--approver",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="Azure DevOps user who approves deployments where required_reviewers (default: you)",
+{%- endif %}
     )
     return parser.parse_args(argv)
 
@@ -208,16 +319,22 @@ def load_config(path: Path) -> Config:
                 f"[monitoring] watches {monitoring.environment!r}, which is not one of"
                 f" the environments ({', '.join(tables)})"
             )
-        if monitoring.github_environment in tables or not ENVIRONMENT.fullmatch(
-            monitoring.github_environment
+        if monitoring.ci_environment in tables or not ENVIRONMENT.fullmatch(
+            monitoring.ci_environment
         ):
             raise UsageError(
-                f"[monitoring] github_environment {monitoring.github_environment!r}"
+                f"[monitoring] ci_environment {monitoring.ci_environment!r}"
                 " must be a new name of letters, digits, - or _"
             )
     return Config(
         location=_value(data, "location", str, "the top level"),
+{%- if cookiecutter.ci_platform == "github" %}
         github_repository=_value(data, "github_repository", str, "the top level"),
+{%- else %}
+        azure_devops=_read(
+            AzureDevOps, _table(data, "azure_devops", "the top level"), "[azure_devops]"
+        ),
+{%- endif %}
         shared=_read(Shared, _table(data, "shared", "the top level"), "[shared]"),
         environments=tuple(environments),
         monitoring=monitoring,
@@ -273,6 +390,7 @@ def select(config: Config, names: Sequence[str]) -> tuple[str, ...]:
     if unknown:
         raise UsageError(f"unknown environment {unknown[0]!r}: {CONFIG} defines {', '.join(known)}")
     return tuple(name for name in known if not names or name in names)
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def check_repository(value: str) -> str:
@@ -293,6 +411,16 @@ def check_reviewers(logins: Sequence[str]) -> list[str]:
     if len(logins) > MAX_REVIEWERS:
         raise UsageError(f"GitHub accepts at most {MAX_REVIEWERS} reviewers per environment")
     return list(logins)
+{%- else %}
+
+
+def check_approvers(emails: Sequence[str]) -> list[str]:
+    """Return the approvers if they look like the e-mail addresses Azure DevOps knows users by."""
+    for email in emails:
+        if not EMAIL.fullmatch(email):
+            raise UsageError(f"approver {email!r} is not an e-mail address")
+    return list(emails)
+{%- endif %}
 
 
 def find_tools() -> dict[str, str]:
@@ -308,6 +436,7 @@ def find_tools() -> dict[str, str]:
             f"{found['az']} is Azure CLI {'.'.join(map(str, version))}; the bootstrap needs"
             f" {'.'.join(map(str, MIN_AZURE_CLI))} or newer: `az upgrade`, then run again"
         )
+{%- if cookiecutter.ci_platform == "github" %}
     # Feature, not version: Debian 12's packaged gh (2.23) has no `gh variable`.
     check = subprocess.run(
         [found["gh"], "variable", "set", "--help"], capture_output=True, text=True, check=False
@@ -317,6 +446,7 @@ def find_tools() -> dict[str, str]:
             f"{found['gh']} has no `gh variable` command, which sets the workflows' variables:"
             f" install GitHub CLI {MIN_GH} or newer (https://cli.github.com), then run again"
         )
+{%- endif %}
     return found
 
 
@@ -328,12 +458,21 @@ def _azure_cli_version(az: str) -> tuple[int, ...] | None:
         return tuple(int(part) for part in json.loads(done.stdout)["azure-cli"].split(".")[:2])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def dry_run_banner(repository: str, names: Sequence[str]) -> str:
     """What a dry run prints first: what follows, and which tools a real run would miss."""
     lines = [
         f"# Dry run for {repository}, environments {', '.join(names)}: the commands a real run",
+{%- else %}
+
+
+def dry_run_banner(target: str, names: Sequence[str]) -> str:
+    """What a dry run prints first: what follows, and which tools a real run would miss."""
+    lines = [
+        f"# Dry run for {target}, environments {', '.join(names)}: the commands a real run",
+{%- endif %}
         "# would run, in order. Nothing is run or looked up: <...> stands for a value a real run",
         "# looks up. Every step is safe to repeat.",
     ]
@@ -390,6 +529,7 @@ class Runner:
 
 
 def bootstrap(
+{%- if cookiecutter.ci_platform == "github" %}
     runner: Runner,
     config: Config,
     names: Sequence[str],
@@ -399,19 +539,45 @@ def bootstrap(
     """Look everything up first (a wrong login fails before any change), then set up the shared
     registry and the named environments in promotion order."""
     runner.section("who you are: subscription, tenant and GitHub user ids")
+{%- else %}
+    runner: Runner, config: Config, names: Sequence[str], approvers: Sequence[str]
+) -> None:
+    """Look everything up first (a wrong login fails before any change), then set up the feed
+    and the pipelines, the shared registry and the named environments in promotion order."""
+    devops = config.azure_devops
+    runner.section("who you are: subscription, tenant, the Azure DevOps project and approvers")
+{%- endif %}
     config = with_subscriptions(runner, config)
     tenant_id = runner.output(
         ["az", "account", "show", "--query", "tenantId", "-o", "tsv"], "<tenant id>"
     )
+{%- if cookiecutter.ci_platform == "github" %}
     environments = [e for e in config.environments if e.name in names]
     needs_reviewers = any(e.required_reviewers for e in environments)
     reviewer_ids = user_ids(runner, reviewers) if needs_reviewers else []
+{%- else %}
+    runner.run(["az", "extension", "add", "--name", "azure-devops", "--upgrade", "--yes"])
+    project_id = runner.output(
+        [*in_project(devops, "devops", "project", "show"), *tsv("id")],
+        "<project id>",
+    )
+    environments = [e for e in config.environments if e.name in names]
+    needs_approval = any(e.required_reviewers for e in environments)
+    approver_ids = user_ids(runner, devops, approvers) if needs_approval else []
+    runner.section(f"Azure DevOps: the feed {devops.feed}, the pipelines, CI on pull requests")
+    ensure_feed(runner, devops)
+    pipelines = ensure_pipelines(runner, devops)
+    ensure_build_policy(runner, devops, pipelines["ci"])
+    ci_group = ensure_variable_group(runner, devops, CI_GROUP, {"ARTIFACTS_FEED": devops.feed})
+    authorize(runner, devops, "variablegroup", ci_group, [pipelines["ci"]])
+{%- endif %}
     shared = config.shared
     registry = {"registryName": shared.registry}
     runner.section(f"shared: the Azure ML registry {shared.registry} (infra/registry.bicep)")
     deploy(runner, config.location, shared, "infra/registry.bicep", registry)
     for environment in environments:
         runner.section(
+{%- if cookiecutter.ci_platform == "github" %}
             f"{environment.name}: resources (infra/main.bicep), its GitHub identity and roles,"
             " its GitHub environment and variables"
         )
@@ -421,7 +587,7 @@ def bootstrap(
         values = variables(environment, shared, tenant_id, app_id)
         set_variables(runner, repository, environment.name, values)
     if config.monitoring and config.monitoring.environment in names:
-        runner.section(f"{config.monitoring.github_environment}: the drift check's identity")
+        runner.section(f"{config.monitoring.ci_environment}: the drift check's identity")
         setup_monitoring(runner, config, config.monitoring, repository, tenant_id)
 
 
@@ -431,15 +597,96 @@ def setup_monitoring(
     """The drift check's identity, GitHub environment and variables: those of the watched
     environment, except the client id, so its workflow reads the same names."""
     watched = next(e for e in config.environments if e.name == monitoring.environment)
-    github_environment = monitoring.github_environment
-    name = f"github-{repository.partition('/')[2]}-{github_environment}"
+    ci_environment = monitoring.ci_environment
+    name = f"github-{repository.partition('/')[2]}-{ci_environment}"
     app_id = ensure_app(runner, name)
     principal_id = ensure_service_principal(runner, app_id, name)
-    ensure_federated_credential(runner, app_id, repository, github_environment)
+    ensure_federated_credential(runner, app_id, github_credential(repository, ci_environment))
     assign_roles(runner, principal_id, role_scopes(config, watched), MONITORING_ROLES)
-    runner.run(["gh", "api", "-X", "PUT", f"repos/{repository}/environments/{github_environment}"])
+    runner.run(["gh", "api", "-X", "PUT", f"repos/{repository}/environments/{ci_environment}"])
     values = variables(watched, config.shared, tenant_id, app_id)
-    set_variables(runner, repository, github_environment, values)
+    set_variables(runner, repository, ci_environment, values)
+{%- else %}
+            f"{environment.name}: resources (infra/main.bicep), its identity and roles, its"
+            " service connection, environment and variable group"
+        )
+        deploy(runner, config.location, environment, "infra/main.bicep", resources(environment))
+        setup_environment(
+            runner, config, environment, Context(project_id, tenant_id, pipelines), approver_ids
+        )
+    if config.monitoring and config.monitoring.environment in names:
+        runner.section(f"{config.monitoring.ci_environment}: the drift check's identity")
+        setup_monitoring(
+            runner, config, config.monitoring, Context(project_id, tenant_id, pipelines)
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every environment's set-up needs from the lookups: ids in Azure DevOps and Entra."""
+
+    project_id: str
+    tenant_id: str
+    pipelines: dict[str, str]  # name in PIPELINES -> pipeline id
+
+
+def setup_environment(
+    runner: Runner,
+    config: Config,
+    environment: Environment,
+    context: Context,
+    approver_ids: Sequence[str],
+) -> None:
+    """The environment's identity and roles, its service connection (trusted by the identity),
+    its Azure DevOps environment (with an approval where required_reviewers) and its variable
+    group; the release may use all three, and the CI the first environment's connection and
+    group (it pushes the image there)."""
+    devops = config.azure_devops
+    name = f"azureml-{environment.name}"
+    app_id, principal_id = ensure_identity(runner, f"azdo-{devops.repository}-{environment.name}")
+    connection_id = ensure_service_connection(
+        runner, devops, environment.subscription_id, name, app_id, context
+    )
+    ensure_federated_credential(runner, app_id, federation(runner, devops, connection_id, name))
+    assign_roles(runner, principal_id, role_scopes(config, environment))
+    environment_id = ensure_environment(runner, devops, environment.name)
+    if environment.required_reviewers:
+        ensure_approval(runner, devops, environment_id, environment.name, approver_ids)
+    values = variables(environment, config.shared) | previous_registry(config, environment)
+    group_id = ensure_variable_group(runner, devops, name, values)
+    users = [context.pipelines["release"]]
+    if environment == config.environments[0]:
+        users.append(context.pipelines["ci"])
+    authorize(runner, devops, "endpoint", connection_id, users)
+    authorize(runner, devops, "variablegroup", group_id, users)
+    authorize(runner, devops, "environment", environment_id, [context.pipelines["release"]])
+
+
+def setup_monitoring(
+    runner: Runner, config: Config, monitoring: Monitoring, context: Context
+) -> None:
+    """The drift check's identity, service connection and variable group: those of the watched
+    environment, except the identity, so its pipeline reads the same names."""
+    devops = config.azure_devops
+    watched = next(e for e in config.environments if e.name == monitoring.environment)
+    name = f"azureml-{monitoring.ci_environment}"
+    app_id, principal_id = ensure_identity(
+        runner, f"azdo-{devops.repository}-{monitoring.ci_environment}"
+    )
+    connection_id = ensure_service_connection(
+        runner, devops, watched.subscription_id, name, app_id, context
+    )
+    ensure_federated_credential(runner, app_id, federation(runner, devops, connection_id, name))
+    assign_roles(runner, principal_id, role_scopes(config, watched), MONITORING_ROLES)
+    # The release the drift pipeline starts when the policy says retrain.
+    values = variables(watched, config.shared) | {
+        "RELEASE_PIPELINE_ID": context.pipelines["release"]
+    }
+    group_id = ensure_variable_group(runner, devops, name, values)
+    users = [context.pipelines["drift"]] if "drift" in context.pipelines else []
+    authorize(runner, devops, "endpoint", connection_id, users)
+    authorize(runner, devops, "variablegroup", group_id, users)
+{%- endif %}
 
 
 def with_subscriptions(runner: Runner, config: Config) -> Config:
@@ -456,6 +703,7 @@ def with_subscriptions(runner: Runner, config: Config) -> Config:
             replace(e, subscription_id=e.subscription_id or default) for e in config.environments
         ),
     )
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def user_ids(runner: Runner, logins: Sequence[str]) -> list[int | str]:
@@ -471,6 +719,24 @@ def user_ids(runner: Runner, logins: Sequence[str]) -> list[int | str]:
 
 def _number(text: str) -> int | str:
     return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
+{%- else %}
+
+
+def user_ids(runner: Runner, devops: AzureDevOps, emails: Sequence[str]) -> list[str]:
+    """Return the Azure DevOps ids of the approvers (you by default): checks want ids."""
+    if not emails:
+        you = runner.output(
+            ["az", "account", "show", "--query", "user.name", "-o", "tsv"], "<your sign-in name>"
+        )
+        emails = [you]
+    return [
+        runner.output(
+            ["az", "devops", "user", "show", "--user", email, "--org", devops.url, *tsv("id")],
+            f"<Azure DevOps id of {email}>",
+        )
+        for email in emails
+    ]
+{%- endif %}
 
 
 def resources(environment: Environment) -> dict[str, str]:
@@ -497,6 +763,7 @@ def deploy(
     values = [f"{key}={value}" for key, value in {"location": location, **parameters}.items()]
     deployment = ["az", "deployment", "group", "create", "-g", group, *subscription]
     runner.run([*deployment, "-f", template, "-p", *values])
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def setup_identity(
@@ -507,9 +774,18 @@ def setup_identity(
     name = f"github-{repository.partition('/')[2]}-{environment.name}"
     app_id = ensure_app(runner, name)
     principal_id = ensure_service_principal(runner, app_id, name)
-    ensure_federated_credential(runner, app_id, repository, environment.name)
+    ensure_federated_credential(runner, app_id, github_credential(repository, environment.name))
     assign_roles(runner, principal_id, role_scopes(config, environment))
     return app_id
+{%- else %}
+
+
+def ensure_identity(runner: Runner, name: str) -> tuple[str, str]:
+    """Return the appId and service principal object id of the app registration `name`, each
+    created if missing."""
+    app_id = ensure_app(runner, name)
+    return app_id, ensure_service_principal(runner, app_id, name)
+{%- endif %}
 
 
 def ensure_app(runner: Runner, name: str) -> str:
@@ -539,21 +815,26 @@ def ensure_service_principal(runner: Runner, app_id: str, name: str) -> str:
         ["az", "ad", "sp", "create", "--id", app_id, "--query", "id", "-o", "tsv"],
         f"<object id of {name}>",
     )
+{%- if cookiecutter.ci_platform == "github" %}
 
 
-def ensure_federated_credential(
-    runner: Runner, app_id: str, repository: str, environment: str
-) -> None:
+def github_credential(repository: str, environment: str) -> dict[str, Any]:
     """Trust GitHub's OIDC tokens for jobs of this GitHub environment only: a job signs in as
-    this app by declaring `environment: <name>`, and no other job of any repository can."""
-    name = f"github-{environment}"
-    credential = {
-        "name": name,
+    the app by declaring `environment: <name>`, and no other job of any repository can."""
+    return {
+        "name": f"github-{environment}",
         "issuer": OIDC_ISSUER,
         "subject": f"repo:{repository}:environment:{environment}",
         "description": f"GitHub Actions jobs of environment {environment} in {repository}",
         "audiences": [OIDC_AUDIENCE],
     }
+{%- endif %}
+
+
+def ensure_federated_credential(runner: Runner, app_id: str, credential: dict[str, Any]) -> None:
+    """Give the app this federated credential, or correct the one of the same name when its
+    subject differs: the app then trusts tokens of that issuer and subject, and no others."""
+    name = credential["name"]
     command = ["az", "ad", "app", "federated-credential"]
     query = ["--query", "[].[name, subject]", "-o", "tsv"]
     listed = runner.output([*command, "list", "--id", app_id, *query], "")
@@ -604,6 +885,7 @@ def assign_roles(
         if resource is not None:
             command = ["az", "role", "assignment", "create", *assignee]
             runner.run([*command, "--role", role, "--scope", resource])
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def create_github_environment(
@@ -626,6 +908,280 @@ def variables(
     return {
         "AZURE_CLIENT_ID": client_id,
         "AZURE_TENANT_ID": tenant_id,
+{%- else %}
+
+
+def in_project(devops: AzureDevOps, *arguments: str) -> Command:
+    """An `az devops|pipelines|repos` command in the project: the organization and project on
+    each command, rather than with `az devops configure`, which would change your defaults."""
+    return ["az", *arguments, "--org", devops.url, "--project", devops.project]
+
+
+def tsv(query: str) -> Command:
+    """The options that print the `query`'s answer as plain text."""
+    return ["--query", query, "-o", "tsv"]
+
+
+def rest(method: str, url: str, body: Any = None, query: str | None = None) -> Command:
+    """`az rest` on Azure DevOps' REST API, signed in as you (an Entra ID token for Azure
+    DevOps): for what the azure-devops extension has no command for."""
+    command = ["az", "rest", "--method", method, "--url", url]
+    command += ["--resource", AZURE_DEVOPS_RESOURCE]
+    if body is not None:
+        command += ["--body", json.dumps(body)]
+    if query is not None:
+        command += ["--query", query, "-o", "tsv"]
+    return command
+
+
+def ensure_feed(runner: Runner, devops: AzureDevOps) -> None:
+    """The project's Azure Artifacts feed, with PyPI as its upstream source; the project's
+    build service, which only reads a new feed, may then publish to it (Feed Publisher)."""
+    feeds = devops.rest("packaging/feeds", feeds=True)
+    query = f"value[?name=='{devops.feed}'].id | [0]"
+    feed_id = runner.output(rest("get", f"{feeds}?api-version=7.1", query=query), "")
+    if not feed_id:
+        pypi = {"name": "PyPI", "protocol": "pypi", "location": "https://pypi.org/"}
+        body = {
+            "name": devops.feed,
+            "upstreamEnabled": True,
+            "upstreamSources": [pypi | {"upstreamSourceType": "public"}],
+        }
+        feed_id = runner.output(
+            rest("post", f"{feeds}?api-version=7.1", body, query="id"),
+            f"<id of feed {devops.feed}>",
+        )
+    permissions = devops.rest(f"packaging/feeds/{feed_id}/permissions", feeds=True)
+    readers = runner.output(
+        rest(
+            "get",
+            f"{permissions}?api-version=7.1",
+            query="value[?role=='collaborator'].identityDescriptor",
+        ),
+        "<the project build service's descriptor>",
+    )
+    publishers = [
+        {"role": "contributor", "identityDescriptor": descriptor} for descriptor in readers.split()
+    ]
+    if publishers:
+        runner.run(rest("patch", f"{permissions}?api-version=7.1", publishers))
+
+
+def ensure_pipelines(runner: Runner, devops: AzureDevOps) -> dict[str, str]:
+    """Return the id of each pipeline of PIPELINES whose YAML file this level has, created in
+    PIPELINES_FOLDER if missing (without a first run: pushing to main starts CI)."""
+    ids = {}
+    folder = ["--folder-path", PIPELINES_FOLDER]
+    for name, path in PIPELINES.items():
+        if not (ROOT / path).is_file():
+            continue
+        found = runner.output(
+            [*in_project(devops, "pipelines", "list", "--name", name), *folder, *tsv("[0].id")],
+            "",
+        )
+        ids[name] = found or runner.output(
+            [
+                *in_project(devops, "pipelines", "create", "--name", name, *folder),
+                *("--yaml-path", path, "--repository", devops.repository),
+                *("--repository-type", "tfsgit", "--branch", "main", "--skip-first-run", "true"),
+                *tsv("id"),
+            ],
+            f"<id of pipeline {name}>",
+        )
+    return ids
+
+
+def ensure_build_policy(runner: Runner, devops: AzureDevOps, ci_id: str) -> None:
+    """Pull requests to main run CI, and merge only when it passes (Azure Repos ignores a
+    pipeline's `pr:` trigger: a branch policy is what runs it)."""
+    repository_id = runner.output(
+        [*in_project(devops, "repos", "show", "--repository", devops.repository), *tsv("id")],
+        f"<id of repository {devops.repository}>",
+    )
+    query = "[?type.displayName=='Build'].settings.buildDefinitionId"
+    on_main = ["--repository-id", repository_id, "--branch", "main"]
+    listed = runner.output(
+        [*in_project(devops, "repos", "policy", "list"), *on_main, *tsv(query)],
+        "",
+    )
+    if ci_id in listed.split():
+        return
+    runner.run(
+        [
+            *in_project(devops, "repos", "policy", "build", "create"),
+            *on_main,
+            *("--build-definition-id", ci_id, "--display-name", "CI"),
+            *("--blocking", "true", "--enabled", "true", "--manual-queue-only", "false"),
+            *("--queue-on-source-update-only", "false", "--valid-duration", "0"),
+        ]
+    )
+
+
+def ensure_variable_group(
+    runner: Runner, devops: AzureDevOps, name: str, values: dict[str, str]
+) -> str:
+    """Return the id of the variable group `name` holding `values` (ids and names, never a
+    secret), created if missing, its variables set otherwise."""
+    group = ("pipelines", "variable-group")
+    found = runner.output(
+        [*in_project(devops, *group, "list", "--group-name", name), *tsv("[0].id")], ""
+    )
+    if not found:
+        pairs = [f"{key}={value}" for key, value in values.items()]
+        created = in_project(devops, *group, "create", "--name", name, "--variables", *pairs)
+        return runner.output(
+            [*created, *tsv("id")],
+            f"<id of variable group {name}>",
+        )
+    listed = in_project(devops, *group, "variable", "list", "--group-id", found)
+    present = runner.output([*listed, *tsv("keys(@)")], "").split()
+    for key, value in values.items():
+        verb = "update" if key in present else "create"
+        variable = ["--group-id", found, "--name", key, "--value", value]
+        runner.run(in_project(devops, *group, "variable", verb, *variable))
+    return found
+
+
+def authorize(
+    runner: Runner, devops: AzureDevOps, kind: str, resource_id: str, pipeline_ids: Sequence[str]
+) -> None:
+    """Let these pipelines, and no others, use the resource (`kind`: endpoint, environment or
+    variablegroup) without asking on their first run."""
+    if not pipeline_ids:
+        return
+    url = devops.rest(f"pipelines/pipelinepermissions/{kind}/{resource_id}")
+    body = {"pipelines": [{"id": _number(i), "authorized": True} for i in pipeline_ids]}
+    runner.run(rest("patch", f"{url}?api-version=7.1-preview.1", body))
+
+
+def _number(text: str) -> int | str:
+    return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
+
+
+def ensure_service_connection(
+    runner: Runner,
+    devops: AzureDevOps,
+    subscription_id: str,
+    name: str,
+    app_id: str,
+    context: Context,
+) -> str:
+    """Return the id of the Azure Resource Manager service connection `name`: workload
+    identity federation with the app (no secret), on the subscription, created if missing."""
+    query = f"[?name=='{name}'].id | [0]"
+    found = runner.output(
+        [*in_project(devops, "devops", "service-endpoint", "list"), *tsv(query)], ""
+    )
+    if found:
+        return found
+    subscription_name = runner.output(
+        ["az", "account", "show", "--subscription", subscription_id, *tsv("name")],
+        "<subscription name>",
+    )
+    body = {
+        "name": name,
+        "type": "AzureRM",
+        "url": "https://management.azure.com/",
+        "description": f"Azure ML {name}: the pipelines of .azure-pipelines/ (no secret)",
+        "data": {
+            "environment": "AzureCloud",
+            "scopeLevel": "Subscription",
+            "subscriptionId": subscription_id,
+            "subscriptionName": subscription_name,
+            "creationMode": "Manual",
+        },
+        "authorization": {
+            "scheme": "WorkloadIdentityFederation",
+            "parameters": {"tenantid": context.tenant_id, "serviceprincipalid": app_id},
+        },
+        "isShared": False,
+        "serviceEndpointProjectReferences": [
+            {"projectReference": {"id": context.project_id, "name": devops.project}, "name": name}
+        ],
+    }
+    url = f"{devops.url}/_apis/serviceendpoint/endpoints?api-version=7.1"
+    return runner.output(rest("post", url, body, query="id"), f"<id of service connection {name}>")
+
+
+def federation(
+    runner: Runner, devops: AzureDevOps, connection_id: str, name: str
+) -> dict[str, Any]:
+    """The federated credential that lets the service connection, and nothing else, sign in as
+    the app: issuer and subject as Azure DevOps reports them for this connection."""
+    show = in_project(devops, "devops", "service-endpoint", "show", "--id", connection_id)
+    issuer, subject = (
+        runner.output(
+            [*show, *tsv(f"authorization.parameters.workloadIdentityFederation{key}")],
+            f"<{key.lower()} of {name}>",
+        )
+        for key in ("Issuer", "Subject")
+    )
+    if not (issuer and subject):
+        raise CommandError(
+            f"service connection {name} reports no workload identity federation issuer and"
+            " subject: is it an Azure Resource Manager connection with workload identity"
+            " federation? Delete it in Azure DevOps and run the bootstrap again."
+        )
+    return {
+        "name": f"azure-devops-{name}",
+        "issuer": issuer,
+        "subject": subject,
+        "description": f"Azure Pipelines jobs using service connection {name}",
+        "audiences": [OIDC_AUDIENCE],
+    }
+
+
+def ensure_environment(runner: Runner, devops: AzureDevOps, name: str) -> str:
+    """Return the id of the Azure DevOps environment `name` (where deployment jobs run and
+    approvals wait), created if missing."""
+    url = devops.rest("pipelines/environments")
+    found = runner.output(
+        rest("get", f"{url}?name={urllib.parse.quote(name)}&api-version=7.1", query="value[0].id"),
+        "",
+    )
+    body = {"name": name, "description": f"Deployments of the release to {name}"}
+    return found or runner.output(
+        rest("post", f"{url}?api-version=7.1", body, query="id"), f"<id of environment {name}>"
+    )
+
+
+def ensure_approval(
+    runner: Runner, devops: AzureDevOps, environment_id: str, name: str, approver_ids: Sequence[str]
+) -> None:
+    """Make every deployment to the environment wait until one of the approvers approves it
+    (30 days at most), unless it already has an approval check."""
+    url = devops.rest("pipelines/checks/configurations")
+    listed = runner.output(
+        rest(
+            "get",
+            f"{url}?resourceType=environment&resourceId={environment_id}&api-version=7.1-preview.1",
+            query="value[?type.name=='Approval'].id | [0]",
+        ),
+        "",
+    )
+    if listed:
+        return
+    body = {
+        "type": APPROVAL_CHECK,
+        "settings": {
+            "approvers": [{"id": approver} for approver in approver_ids],
+            "executionOrder": "anyOrder",
+            "minRequiredApprovers": 1,
+            "requesterCannotBeApprover": False,
+            "instructions": f"Deploys the model and image that passed the environment before {name}.",
+            "blockedApprovers": [],
+        },
+        "resource": {"type": "environment", "id": environment_id, "name": name},
+        "timeout": 43200,
+    }
+    runner.run(rest("post", f"{url}?api-version=7.1-preview.1", body))
+
+
+def variables(environment: Environment, shared: Shared) -> dict[str, str]:
+    """The variables of the environment's group that the pipelines read: names, never a
+    secret (the service connection signs in)."""
+    return {
+{%- endif %}
         "AZURE_SUBSCRIPTION_ID": environment.subscription_id,
         "AZURE_RESOURCE_GROUP": environment.resource_group,
         "AZUREML_WORKSPACE": environment.workspace,
@@ -634,6 +1190,7 @@ def variables(
         "AZUREML_ONLINE_ENDPOINT": environment.online_endpoint,
         "AZUREML_BATCH_ENDPOINT": environment.batch_endpoint,
     }
+{%- if cookiecutter.ci_platform == "github" %}
 
 
 def set_variables(
@@ -642,6 +1199,17 @@ def set_variables(
     target = ["--env", environment, "--repo", repository]
     for name, value in values.items():
         runner.run(["gh", "variable", "set", name, *target, "--body", value])
+{%- else %}
+
+
+def previous_registry(config: Config, environment: Environment) -> dict[str, str]:
+    """SOURCE_REGISTRY: the container registry of the environment before this one, where the
+    release imports the image it tested from (none for the first environment)."""
+    index = config.environments.index(environment)
+    if not index:
+        return {}
+    return {"SOURCE_REGISTRY": config.environments[index - 1].container_registry}
+{%- endif %}
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def test_dry_run_deploys_the_registry_then_each_environment_with_the_toml_names(
     ] == expected
 
 
-def test_each_identity_trusts_only_its_github_environment(plan: list[str]) -> None:
+def test_each_identity_trusts_only_its_ci_environment(plan: list[str]) -> None:
     apps = [option(c, "--display-name") for c in commands(plan, "az", "ad", "app", "create")]
     assert apps == [f"github-fraud-radar-{name}" for name in ENVIRONMENTS]
     credentials = [
@@ -190,7 +190,7 @@ def test_reviewers_are_looked_up_by_login() -> None:
     assert [reviewer["id"] for reviewer in reviewers] == ["<id of octocat>", "<id of hubot>"]
 
 
-def test_each_github_environment_gets_the_nine_variables_the_workflows_read(
+def test_each_ci_environment_gets_the_nine_variables_the_workflows_read(
     plan: list[str],
 ) -> None:
     found: dict[str, dict[str, str]] = {}
@@ -401,7 +401,7 @@ def test_an_old_azure_cli_is_refused_before_any_change(tmp_path: Path) -> None:
 MONITORING = """
 [monitoring]
 environment = "prod"
-github_environment = "prod-monitoring"
+ci_environment = "prod-monitoring"
 """
 
 
