@@ -100,10 +100,6 @@ LEVEL_0_FILES = {
     "tests/test_training.py",
 }
 LEVEL_1_FILES = LEVEL_0_FILES | {
-    ".github/dependabot.yml",
-    ".github/workflows/cd.yml",
-    ".github/workflows/ci.yml",
-    ".github/workflows/deploy.yml",
     "azureml/deploy/batch-deployment.yml",
     "azureml/deploy/batch-endpoint.yml",
     "azureml/deploy/online-deployment.yml",
@@ -126,7 +122,6 @@ LEVEL_1_FILES = LEVEL_0_FILES | {
     "tests/test_release.py",
 }
 LEVEL_2_FILES = LEVEL_1_FILES | {
-    ".github/workflows/drift.yml",
     "azureml/monitoring/data-collection.yml",
     "azureml/monitoring/drift-job.yml",
     "azureml/monitoring/monitor.yml",
@@ -154,6 +149,36 @@ LEVEL_2_FILES = LEVEL_1_FILES | {
 }
 # Each level adds files to the one below.
 FILES_BY_LEVEL = {"0": LEVEL_0_FILES, "1": LEVEL_1_FILES, "2": LEVEL_2_FILES}
+# The files of the CI platform chosen, by the level that adds them; the other platform's never.
+PLATFORM_FILES = {
+    "github": {
+        "1": {
+            ".github/dependabot.yml",
+            ".github/workflows/cd.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/deploy.yml",
+        },
+        "2": {".github/workflows/drift.yml"},
+    },
+    "azure_devops": {
+        "1": {
+            ".azure-pipelines/ci.yml",
+            ".azure-pipelines/release.yml",
+            ".azure-pipelines/templates/deploy.yml",
+            ".azure-pipelines/templates/release-step.yml",
+        },
+        "2": {".azure-pipelines/drift.yml"},
+    },
+}
+
+
+def expected_files(level: str, platform: str) -> set[str]:
+    files = FILES_BY_LEVEL[level].union(
+        *(paths for added, paths in PLATFORM_FILES[platform].items() if added <= level)
+    )
+    return {path.format(package=DEFAULT_NAME) for path in files}
+
+
 # The one place for files that differ between levels, each with its reason. Every other file a
 # lower level has is byte-identical at the higher ones, so climbing a level only adds files.
 DIFFER_BETWEEN_LEVELS = {
@@ -161,18 +186,22 @@ DIFFER_BETWEEN_LEVELS = {
 }
 
 
+@pytest.mark.parametrize("platform", ["github", "azure_devops"])
 @pytest.mark.parametrize("level", ["0", "1", "2"])
-def test_every_level_bakes_the_exact_file_set(bake_once: Bake, level: str) -> None:
-    project = bake_once(maturity_level=level)
+def test_every_level_bakes_the_exact_file_set(bake_once: Bake, level: str, platform: str) -> None:
+    project = bake_once(maturity_level=level, ci_platform=platform)
 
-    expected = {path.format(package=DEFAULT_NAME) for path in FILES_BY_LEVEL[level]}
-    assert files_of(project) == expected
+    assert files_of(project) == expected_files(level, platform)
 
 
 @pytest.mark.parametrize(
     "answers",
-    [{}, {"project_name": "Fraud Radar", "python_version": "3.10", "license": "Apache-2.0"}],
-    ids=["defaults", "other-answers"],
+    [
+        {},
+        {"project_name": "Fraud Radar", "python_version": "3.10", "license": "Apache-2.0"},
+        {"ci_platform": "azure_devops", "azure_devops_project": "Fraud Radar (ML) & Co"},
+    ],
+    ids=["defaults", "other-answers", "azure-devops"],
 )
 @pytest.mark.parametrize(("lower", "higher"), [("0", "1"), ("0", "2"), ("1", "2")])
 def test_a_higher_level_only_adds_files(
@@ -245,6 +274,14 @@ ODD_BUT_VALID = {
         "project_name": "Über Prévision 東京",
         "description": "Prévisions à 7 jours, ±5 %",
         "author_name": "Zoë Ñúñez",
+    },
+    "Azure DevOps names": {
+        "project_name": "Fraud: #1 'Radar' & {Co} *",
+        "description": "Prévisions, 'quoted' & more",
+        "author_name": "Zoë O'Brien",
+        "ci_platform": "azure_devops",
+        "azure_devops_organization": "Contoso-ML-2",
+        "azure_devops_project": "Fraud Radar (ML) & Prévision's 東京 @team",
     },
 }
 

@@ -109,10 +109,11 @@ def template_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def generate(template: Path, where: Path, level: str) -> Path:
+def generate(template: Path, where: Path, level: str, platform: str) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     command = [str(BIN / "cookiecutter"), "--no-input", "-o", str(where), str(template)]
-    run([*command, f"maturity_level={level}", *ANSWERS], cwd=where)
+    answers = [f"maturity_level={level}", f"ci_platform={platform}", *ANSWERS]
+    run([*command, *answers], cwd=where)
     return where / "fraud-radar"
 
 
@@ -146,11 +147,16 @@ def make_it_our_own(project: Path) -> dict[str, str]:
     return {name: (project / name).read_text() for name in edited}
 
 
+# The CI platform answered when the project was generated at level 0: a climb brings its files.
+PLATFORMS = ["github", "azure_devops"]
+PLATFORM_CI = {"github": ".github/workflows/ci.yml", "azure_devops": ".azure-pipelines/ci.yml"}
+
+
 @pytest.fixture
-def our_project(template_repo: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def our_project(template_repo: Path, tmp_path: Path, platform: str) -> tuple[Path, dict[str, str]]:
     """A level-0 project as a team has it before climbing: installed, edited, committed."""
-    step("generate at level 0, commit, install")
-    project = generate(template_repo, tmp_path / "work", "0")
+    step(f"generate at level 0 (CI platform: {platform}), commit, install")
+    project = generate(template_repo, tmp_path / "work", "0", platform)
     run([*GIT, "init", "-q", "-b", "main"], cwd=project)
     commit(project, "Generated at level 0")
     timed(["make", "install"], cwd=project)
@@ -171,7 +177,10 @@ def assert_fresh_render_plus_edits(
     project: Path, template: Path, level: str, edited: dict[str, str], tmp_path: Path
 ) -> None:
     """The tree is what a new project at `level` would be, with the team's edits on top."""
-    fresh = generate(template, tmp_path / f"fresh-{level}-{time.monotonic_ns()}", level)
+    state = json.loads((project / ".cruft.json").read_text())
+    platform = state["context"]["cookiecutter"]["ci_platform"]
+    where = tmp_path / f"fresh-{level}-{time.monotonic_ns()}"
+    fresh = generate(template, where, level, platform)
     expected = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
     assert tracked(project) == (expected | set(edited)), "no file lost, none left over"
     for name in sorted(expected | set(edited)):
@@ -179,14 +188,14 @@ def assert_fresh_render_plus_edits(
             continue
         want = edited.get(name) or (fresh / name).read_text()
         assert (project / name).read_text() == want, f"{name} differs"
-    state = json.loads((project / ".cruft.json").read_text())
     assert state["context"]["cookiecutter"]["maturity_level"] == level
     assert not list(project.rglob("*.rej"))
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("platform", PLATFORMS)
 def test_a_team_climbs_from_0_to_1_to_2_keeping_every_edit(
-    our_project: tuple[Path, dict[str, str]], template_repo: Path, tmp_path: Path
+    our_project: tuple[Path, dict[str, str]], template_repo: Path, tmp_path: Path, platform: str
 ) -> None:
     project, edited = our_project
     generated_from = json.loads((project / ".cruft.json").read_text())["commit"]
@@ -194,7 +203,9 @@ def test_a_team_climbs_from_0_to_1_to_2_keeping_every_edit(
     step("climb to level 1")
     output = timed(["make", "climb", "LEVEL=1"], cwd=project)
     assert "Climbed from level 0 to 1 (automation)" in output
-    assert "added    .github/workflows/ci.yml" in output
+    assert f"added    {PLATFORM_CI[platform]}" in output
+    others = set(PLATFORM_CI.values()) - {PLATFORM_CI[platform]}
+    assert not [name for name in others if name in output], "only the chosen platform's files"
     assert "changed  .cruft.json" in output
     assert "<<<<<<<" not in output
     assert_fresh_render_plus_edits(project, template_repo, "1", edited, tmp_path)
@@ -215,6 +226,7 @@ def test_a_team_climbs_from_0_to_1_to_2_keeping_every_edit(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("platform", ["github"])
 def test_a_team_climbs_from_0_to_2_then_takes_a_template_release(
     our_project: tuple[Path, dict[str, str]], template_repo: Path, tmp_path: Path
 ) -> None:

@@ -958,7 +958,7 @@ def ensure_feed(runner: Runner, devops: AzureDevOps) -> None:
             f"{permissions}?api-version=7.1",
             query="value[?role=='collaborator'].identityDescriptor",
         ),
-        "<the project build service's descriptor>",
+        "<descriptor-of-the-build-service>",
     )
     publishers = [
         {"role": "contributor", "identityDescriptor": descriptor} for descriptor in readers.split()
@@ -1082,7 +1082,7 @@ def ensure_service_connection(
         "name": name,
         "type": "AzureRM",
         "url": "https://management.azure.com/",
-        "description": f"Azure ML {name}: the pipelines of .azure-pipelines/ (no secret)",
+        "description": f"Azure ML {name}, for .azure-pipelines/: workload identity federation",
         "data": {
             "environment": "AzureCloud",
             "scopeLevel": "Subscription",
