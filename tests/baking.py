@@ -65,7 +65,7 @@ def run_local_hooks(project: Path, env: dict[str, str]) -> None:
     command = [".venv/bin/pre-commit", "run", "--config", str(only_local), "--all-files"]
     output = run(command, cwd=project, env=env)
     results = [line for line in output.splitlines() if line.endswith(("Passed", "Skipped"))]
-    assert len(results) == len(hooks) and "Failed" not in output, output
+    assert len(results) == len(hooks), output
     # An Azure DevOps project has no GitHub files: those hooks have nothing to check.
     skipped = [line for line in results if line.endswith("Skipped")]
     assert all("(no files to check)" in line for line in skipped), output
