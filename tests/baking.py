@@ -70,3 +70,20 @@ def run_local_hooks(project: Path, env: dict[str, str]) -> None:
     skipped = [line for line in results if line.endswith("Skipped")]
     assert all("(no files to check)" in line for line in skipped), output
     assert len(skipped) == (0 if (project / ".github").is_dir() else 4), output
+
+
+# The phases of scripts/release/deploy.sh, in the order each CI platform must run them: the
+# smoke test before any traffic moves, the rollback after the steps it undoes.
+DEPLOY_ORDER = [
+    "prepare",
+    "import-image",
+    "endpoint",
+    "create",
+    "smoke",
+    "canary",
+    "traffic",
+    "cleanup",
+    "rollback",
+    "monitor",
+    "batch",
+]

@@ -258,6 +258,16 @@ def resolve(value: object) -> str:
 
 
 @dataclass(frozen=True)
+class Shell:
+    """Where recorded steps run: the project, a work folder, the stand-ins and their log."""
+
+    project: Path
+    work: Path
+    bin_dir: Path
+    log: Path
+
+
+@dataclass(frozen=True)
 class Recording:
     commands: list[Argv]
     scripts: list[str]  # the steps that ran (a level's skipped steps left out)
@@ -268,8 +278,8 @@ def record_workflows(project: Path, work: Path) -> Recording:
     lines recorded. `yq` is a stand-in too (the runners have mikefarah's yq, this machine
     another tool of that name): it merges the two files as the workflow asks, and the real
     `az` then loads the merged spec."""
-    bin_dir = stand_ins(work / "bin")
     log = work / "workflows.log"
+    shell = Shell(project, work, stand_ins(work / "bin"), log)
     ran = []
     for path in sorted((project / ".github" / "workflows").glob("*.yml")):
         workflow = yaml.safe_load(path.read_text())
@@ -286,7 +296,7 @@ def record_workflows(project: Path, work: Path) -> Recording:
                 }
                 ran.append(script)
                 for mode in ("present", "absent"):
-                    exported |= _run_step(script, env, mode, project, work, bin_dir, log)
+                    exported |= _run_step(script, env, mode, shell)
     commands = _recorded(log)
     return Recording(commands, ran)
 
@@ -297,48 +307,50 @@ def _skipped(condition: str, project: Path) -> bool:
     return any(not (project / path).exists() for path in needed)
 
 
-def _run_step(
-    script: str,
-    env: dict[str, str],
-    mode: str,
-    project: Path,
-    work: Path,
-    bin_dir: Path,
-    log: Path,
-) -> dict[str, str]:
+def _run_step(script: str, env: dict[str, str], mode: str, shell: Shell) -> dict[str, str]:
     """Run one step's script; return the variables it added to $GITHUB_ENV."""
-    runner = work / "runner"
+    runner = shell.work / "runner"
     runner.mkdir(exist_ok=True)
     files = {name: runner / name.lower() for name in ("GITHUB_ENV", "GITHUB_OUTPUT")}
     files["GITHUB_STEP_SUMMARY"] = runner / "summary.md"
     for file in files.values():
         file.write_text("")
-    environment = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(work),
+    runner_env = {
         "RUNNER_TEMP": str(runner),
         "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.example/?a=1",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+        **{name: str(path) for name, path in files.items()},
+    }
+    _bash(script, runner_env | env, mode, shell)
+    lines = files["GITHUB_ENV"].read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def _bash(
+    script: str, env: dict[str, str], mode: str, shell: "Shell"
+) -> subprocess.CompletedProcess[str]:
+    """Run a step's script with the stand-ins first on PATH, recording into `log`. Both
+    platforms run `bash -e -o pipefail`; without -e here, a line that fails without Azure (a
+    jq on a placeholder) does not hide the lines after it."""
+    environment = {
+        "PATH": f"{shell.bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(shell.work),
         "POLL_SECONDS": "0",
-        "RECORD_LOG": str(log),
+        "RECORD_LOG": str(shell.log),
         "RECORD_MODE": mode,
         "RECORD_ANSWERS": json.dumps(ANSWERS),
         "RECORD_DOWNLOADS": json.dumps(DOWNLOADS),
-        **{name: str(path) for name, path in files.items()},
         **env,
     }
-    # GitHub runs `bash -e -o pipefail`; without -e here, a line that fails without Azure (a
-    # jq on a placeholder) does not hide the lines after it.
-    subprocess.run(
+    return subprocess.run(
         ["bash", "--noprofile", "--norc", "-o", "pipefail", "-c", script],
-        cwd=project,
+        cwd=shell.project,
         env=environment,
         capture_output=True,
+        text=True,
         timeout=120,
         check=False,
     )
-    lines = files["GITHUB_ENV"].read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 # The names an Azure DevOps job reads from its variable groups (the bootstrap sets them), with a
@@ -366,8 +378,8 @@ def record_pipelines(project: Path, work: Path) -> Recording:
     DevOps does, with the stand-ins, in both modes; return the command lines recorded. Each job
     gets its variables (its groups' names as placeholders) and what its earlier steps set with
     `##vso[task.setvariable]`; `$(...)` macros are filled in as the agent does."""
-    bin_dir = stand_ins(work / "bin")
     log = work / "pipelines.log"
+    shell = Shell(project, work, stand_ins(work / "bin"), log)
     agent, artifacts = work / "agent", work / "artifacts"
     predefined = {"Pipeline.Workspace": str(agent)}
     ran = []
@@ -397,7 +409,7 @@ def record_pipelines(project: Path, work: Path) -> Recording:
                 script = _macros(script, known)
                 ran.append(script)
                 for mode in ("present", "absent"):
-                    variables |= _run_agent_step(script, env, mode, project, work, bin_dir, log)
+                    variables |= _run_agent_step(script, env, mode, shell)
     return Recording(_recorded(log), ran)
 
 
@@ -432,22 +444,12 @@ def _macros(text: str, variables: dict[str, str]) -> str:
     return MACRO.sub(fill, text)
 
 
-def _run_agent_step(
-    script: str,
-    env: dict[str, str],
-    mode: str,
-    project: Path,
-    work: Path,
-    bin_dir: Path,
-    log: Path,
-) -> dict[str, str]:
+def _run_agent_step(script: str, env: dict[str, str], mode: str, shell: Shell) -> dict[str, str]:
     """Run one Azure Pipelines step's script as the agent would; return the variables it set
     for the later steps of its job (`##vso[task.setvariable]` without isOutput)."""
-    agent = work / "agent"
+    agent = shell.work / "agent"
     agent.mkdir(exist_ok=True)
-    environment = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(work),
+    agent_env = {
         "TF_BUILD": "True",
         "AGENT_TEMPDIRECTORY": str(agent),
         "BUILD_BUILDID": "41",
@@ -457,22 +459,8 @@ def _run_agent_step(
         "AZURESUBSCRIPTION_CLIENT_ID": "client-1",
         "AZURESUBSCRIPTION_TENANT_ID": "tenant-1",
         "PIPELINE_WORKSPACE": str(agent),
-        "POLL_SECONDS": "0",
-        "RECORD_LOG": str(log),
-        "RECORD_MODE": mode,
-        "RECORD_ANSWERS": json.dumps(ANSWERS),
-        "RECORD_DOWNLOADS": json.dumps(DOWNLOADS),
-        **env,
     }
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-o", "pipefail", "-c", script],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _bash(script, agent_env | env, mode, shell)
     return {
         name: value
         for name, flags, value in SET_VARIABLE.findall(done.stdout)

@@ -17,24 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
-from baking import Bake
+from baking import DEPLOY_ORDER, Bake
 from pipelines import EXPRESSION, TASKS, expand, for_schema, jobs, steps
 
 BIN = Path(sys.executable).parent  # check-jsonschema, shellcheck
 ENVIRONMENTS = ["dev", "uat", "prod"]
-DEPLOY_ORDER = [
-    "prepare",
-    "import-image",
-    "endpoint",
-    "create",
-    "smoke",
-    "canary",
-    "traffic",
-    "cleanup",
-    "rollback",
-    "monitor",
-    "batch",
-]
 # Answers Azure DevOps accepts that are awkward in a URL, TOML, YAML or a shell line.
 ANSWERS = {
     "ci_platform": "azure_devops",

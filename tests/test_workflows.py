@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from baking import Bake
+from baking import DEPLOY_ORDER, Bake
 
 BIN = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema, shellcheck wheels
 ENVIRONMENTS = ["dev", "uat", "prod"]
@@ -77,21 +77,6 @@ def script(project: Path, name: str) -> str:
 def phases(runs: list[str]) -> list[str]:
     """The `scripts/release/deploy.sh <phase>` calls of a job's steps, in order."""
     return [m.group(1) for run in runs for m in re.finditer(r"deploy\.sh ([a-z-]+)", run)]
-
-
-DEPLOY_ORDER = [
-    "prepare",
-    "import-image",
-    "endpoint",
-    "create",
-    "smoke",
-    "canary",
-    "traffic",
-    "cleanup",
-    "rollback",
-    "monitor",
-    "batch",
-]
 
 
 def test_linters_and_schemas_report_nothing(project: Path) -> None:
