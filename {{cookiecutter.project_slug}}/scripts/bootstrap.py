@@ -570,6 +570,7 @@ def bootstrap(
     ensure_build_policy(runner, devops, pipelines["ci"])
     ci_group = ensure_variable_group(runner, devops, CI_GROUP, {"ARTIFACTS_FEED": devops.feed})
     authorize(runner, devops, "variablegroup", ci_group, [pipelines["ci"]])
+    context = Context(project_id, tenant_id, pipelines)
 {%- endif %}
     shared = config.shared
     registry = {"registryName": shared.registry}
@@ -611,14 +612,10 @@ def setup_monitoring(
             " service connection, environment and variable group"
         )
         deploy(runner, config.location, environment, "infra/main.bicep", resources(environment))
-        setup_environment(
-            runner, config, environment, Context(project_id, tenant_id, pipelines), approver_ids
-        )
+        setup_environment(runner, config, environment, context, approver_ids)
     if config.monitoring and config.monitoring.environment in names:
         runner.section(f"{config.monitoring.ci_environment}: the drift check's identity")
-        setup_monitoring(
-            runner, config, config.monitoring, Context(project_id, tenant_id, pipelines)
-        )
+        setup_monitoring(runner, config, config.monitoring, context)
 
 
 @dataclass(frozen=True)
