@@ -10,17 +10,14 @@ traffic, rollback, no secret, the names the bootstrap sets, prod alone waiting f
 import json
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from baking import DEPLOY_ORDER, Bake
+from baking import BIN, DEPLOY_ORDER, Bake, bootstrap_dry_run, check
 from pipelines import EXPRESSION, TASKS, expand, for_schema, jobs, steps
 
-BIN = Path(sys.executable).parent  # check-jsonschema, shellcheck
 ENVIRONMENTS = ["dev", "uat", "prod"]
 # Answers Azure DevOps accepts that are awkward in a URL, TOML, YAML or a shell line.
 ANSWERS = {
@@ -62,18 +59,10 @@ def scripts_run(job: dict[str, Any]) -> list[str]:
     return run
 
 
-def check(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env={"PATH": f"{BIN}:/usr/bin:/bin"}
-    )
-    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
-
-
 def bootstrap_plan(project: Path) -> list[list[str]]:
     """The commands `make bootstrap` would run, split as a shell would."""
-    command = [sys.executable, "scripts/bootstrap.py", "--dry-run"]
-    out = subprocess.run(command, cwd=project, capture_output=True, text=True, check=True).stdout
-    return [shlex.split(line) for line in out.splitlines() if line and not line.startswith("#")]
+    lines = bootstrap_dry_run(project).splitlines()
+    return [shlex.split(line) for line in lines if line and not line.startswith("#")]
 
 
 def option(command: list[str], name: str) -> str:

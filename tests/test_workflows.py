@@ -8,25 +8,16 @@ once and promoted unchanged, the smoke test before any traffic moves.
 import json
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from baking import DEPLOY_ORDER, Bake
+from baking import BIN, DEPLOY_ORDER, Bake, bootstrap_dry_run, check
 
-BIN = Path(sys.executable).parent  # actionlint, zizmor, check-jsonschema, shellcheck wheels
 ENVIRONMENTS = ["dev", "uat", "prod"]
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
-
-
-def check(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env={"PATH": f"{BIN}:/usr/bin:/bin"}
-    )
-    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
 
 
 def pushed(bake_once: Bake, level: str) -> Path:
@@ -52,12 +43,6 @@ def workflows(project: Path) -> dict[str, dict[str, Any]]:
     return {
         p.name: workflow(project, p.name) for p in (project / ".github/workflows").glob("*.yml")
     }
-
-
-def bootstrap_dry_run(project: Path) -> str:
-    """The commands `make bootstrap` would run: it reads infra/environments.toml, runs nothing."""
-    command = [sys.executable, "scripts/bootstrap.py", "--dry-run"]
-    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=True).stdout
 
 
 def steps(job: dict[str, Any]) -> list[dict[str, Any]]:

@@ -435,8 +435,8 @@ def find_tools() -> dict[str, str]:
         raise UsageError(
             f"{found['az']} is Azure CLI {'.'.join(map(str, version))}; the bootstrap needs"
             f" {'.'.join(map(str, MIN_AZURE_CLI))} or newer: `az upgrade`, then run again"
-        )
 {%- if cookiecutter.ci_platform == "github" %}
+        )
     # Feature, not version: Debian 12's packaged gh (2.23) has no `gh variable`.
     check = subprocess.run(
         [found["gh"], "variable", "set", "--help"], capture_output=True, text=True, check=False
@@ -445,8 +445,8 @@ def find_tools() -> dict[str, str]:
         raise UsageError(
             f"{found['gh']} has no `gh variable` command, which sets the workflows' variables:"
             f" install GitHub CLI {MIN_GH} or newer (https://cli.github.com), then run again"
-        )
 {%- endif %}
+        )
     return found
 
 
@@ -458,21 +458,12 @@ def _azure_cli_version(az: str) -> tuple[int, ...] | None:
         return tuple(int(part) for part in json.loads(done.stdout)["azure-cli"].split(".")[:2])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-{%- if cookiecutter.ci_platform == "github" %}
-
-
-def dry_run_banner(repository: str, names: Sequence[str]) -> str:
-    """What a dry run prints first: what follows, and which tools a real run would miss."""
-    lines = [
-        f"# Dry run for {repository}, environments {', '.join(names)}: the commands a real run",
-{%- else %}
 
 
 def dry_run_banner(target: str, names: Sequence[str]) -> str:
     """What a dry run prints first: what follows, and which tools a real run would miss."""
     lines = [
         f"# Dry run for {target}, environments {', '.join(names)}: the commands a real run",
-{%- endif %}
         "# would run, in order. Nothing is run or looked up: <...> stands for a value a real run",
         "# looks up. Every step is safe to repeat.",
     ]
@@ -600,8 +591,7 @@ def setup_monitoring(
     watched = next(e for e in config.environments if e.name == monitoring.environment)
     ci_environment = monitoring.ci_environment
     name = f"github-{repository.partition('/')[2]}-{ci_environment}"
-    app_id = ensure_app(runner, name)
-    principal_id = ensure_service_principal(runner, app_id, name)
+    app_id, principal_id = ensure_identity(runner, name)
     ensure_federated_credential(runner, app_id, github_credential(repository, ci_environment))
     assign_roles(runner, principal_id, role_scopes(config, watched), MONITORING_ROLES)
     runner.run(["gh", "api", "-X", "PUT", f"repos/{repository}/environments/{ci_environment}"])
@@ -711,11 +701,6 @@ def user_ids(runner: Runner, logins: Sequence[str]) -> list[int | str]:
     return [
         _number(runner.output(["gh", "api", f"users/{login}", "--jq", ".id"], f"<id of {login}>"))
         for login in logins
-    ]
-
-
-def _number(text: str) -> int | str:
-    return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
 {%- else %}
 
 
@@ -732,8 +717,8 @@ def user_ids(runner: Runner, devops: AzureDevOps, emails: Sequence[str]) -> list
             f"<Azure DevOps id of {email}>",
         )
         for email in emails
-    ]
 {%- endif %}
+    ]
 
 
 def resources(environment: Environment) -> dict[str, str]:
@@ -769,12 +754,11 @@ def setup_identity(
     """Return the appId of the identity the environment's workflow jobs sign in as, after
     binding it to the GitHub environment and granting it the roles of ROLES."""
     name = f"github-{repository.partition('/')[2]}-{environment.name}"
-    app_id = ensure_app(runner, name)
-    principal_id = ensure_service_principal(runner, app_id, name)
+    app_id, principal_id = ensure_identity(runner, name)
     ensure_federated_credential(runner, app_id, github_credential(repository, environment.name))
     assign_roles(runner, principal_id, role_scopes(config, environment))
     return app_id
-{%- else %}
+{%- endif %}
 
 
 def ensure_identity(runner: Runner, name: str) -> tuple[str, str]:
@@ -782,7 +766,6 @@ def ensure_identity(runner: Runner, name: str) -> tuple[str, str]:
     created if missing."""
     app_id = ensure_app(runner, name)
     return app_id, ensure_service_principal(runner, app_id, name)
-{%- endif %}
 
 
 def ensure_app(runner: Runner, name: str) -> str:
@@ -801,6 +784,10 @@ def _columns(tsv: str) -> dict[str, str]:
     """Read the two columns of `-o tsv` output as a mapping from the first to the second."""
     rows = (line.split("\t", 1) for line in tsv.splitlines())
     return {row[0]: row[1] for row in rows if len(row) == 2}
+
+
+def _number(text: str) -> int | str:
+    return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
 
 
 def ensure_service_principal(runner: Runner, app_id: str, name: str) -> str:
@@ -842,10 +829,16 @@ def ensure_federated_credential(runner: Runner, app_id: str, credential: dict[st
     runner.run([*command, *action, "--id", app_id, "--parameters", json.dumps(credential)])
 
 
+def previous(config: Config, environment: Environment) -> Environment | None:
+    """The environment before this one in the promotion order (None for the first): the one
+    whose tested image it imports."""
+    index = config.environments.index(environment)
+    return config.environments[index - 1] if index else None
+
+
 def role_scopes(config: Config, environment: Environment) -> dict[str, str | None]:
     """The resource id of each scope named in ROLES (None: no environment before this one)."""
-    index = config.environments.index(environment)
-    previous = config.environments[index - 1] if index else None
+    before = previous(config, environment)
     workspaces = "Microsoft.MachineLearningServices/workspaces"
     registries = "Microsoft.ContainerRegistry/registries"
     ml_registries = "Microsoft.MachineLearningServices/registries"
@@ -854,7 +847,7 @@ def role_scopes(config: Config, environment: Environment) -> dict[str, str | Non
         "workspace": resource_id(environment, workspaces, environment.workspace),
         "container_registry": resource_id(environment, registries, environment.container_registry),
         "previous_container_registry": (
-            resource_id(previous, registries, previous.container_registry) if previous else None
+            resource_id(before, registries, before.container_registry) if before else None
         ),
         "registry": resource_id(shared, ml_registries, shared.registry),
     }
@@ -1051,10 +1044,6 @@ def authorize(
     runner.run(rest("patch", f"{url}?api-version=7.1-preview.1", body))
 
 
-def _number(text: str) -> int | str:
-    return int(text) if text.isdigit() else text  # a dry run's placeholder stays text
-
-
 def ensure_service_connection(
     runner: Runner,
     devops: AzureDevOps,
@@ -1202,10 +1191,8 @@ def set_variables(
 def previous_registry(config: Config, environment: Environment) -> dict[str, str]:
     """SOURCE_REGISTRY: the container registry of the environment before this one, where the
     release imports the image it tested from (none for the first environment)."""
-    index = config.environments.index(environment)
-    if not index:
-        return {}
-    return {"SOURCE_REGISTRY": config.environments[index - 1].container_registry}
+    before = previous(config, environment)
+    return {"SOURCE_REGISTRY": before.container_registry} if before else {}
 {%- endif %}
 
 

@@ -16,6 +16,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from {{ cookiecutter.package_name }}.core.schemas import (
+    input_contract,
+)
 from {{ cookiecutter.package_name }}.core.settings import (
     Settings,
 )
@@ -35,6 +38,11 @@ from {{ cookiecutter.package_name }}.training.train import (
 SettingsFactory = Callable[..., Settings]
 RAW_DIR = Path(__file__).resolve().parents[1] / "data" / "raw"
 FOREIGN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "AZUREML_RUN_ID", "MODEL_URI")
+# The data contract the tests build their cases from, never from the sample's values: a number
+# and a category of it, whichever columns the team's data has.
+CONTRACT = input_contract()
+NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
+CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
 # Small forests and few importance repeats keep the tests fast; the rest is the project's own.
 FAST = {"n_estimators": 20, "importance_repeats": 2}
 

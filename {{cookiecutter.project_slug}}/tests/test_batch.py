@@ -20,7 +20,6 @@ from {{ cookiecutter.package_name }}.core.predictor import (
 )
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
-    input_contract,
 )
 from {{ cookiecutter.package_name }}.core.tracking import (
     load_model,
@@ -30,11 +29,7 @@ from {{ cookiecutter.package_name }}.serving.batch import (
     score_files,
 )
 
-from .conftest import Champion
-
-CONTRACT = input_contract()
-NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
-CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
+from .conftest import CATEGORY, CONTRACT, NUMBER, Champion
 
 
 @pytest.fixture(scope="module")

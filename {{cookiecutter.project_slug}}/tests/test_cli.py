@@ -15,8 +15,9 @@ from {{ cookiecutter.package_name }}.cli import (
 )
 from {{ cookiecutter.package_name }}.core.schemas import (
     TARGET,
-    input_contract,
 )
+
+from .conftest import CATEGORY
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 ENV_PREFIX = f"{PACKAGE.upper()}_"
@@ -62,12 +63,11 @@ def test_pipeline_then_predict(project: Path) -> None:
     good = project / "good.csv"
     pd.read_csv(next((project / "data" / "raw").glob("*.csv"))).head(2).to_csv(good, index=False)
     assert invoke("predict", str(good)).exit_code == 0
-    category = next(f for f in input_contract().features if f.kind == "category")
     bad = project / "bad.csv"
-    pd.read_csv(good).assign(**{category.name: "not-a-known-category"}).to_csv(bad, index=False)
+    pd.read_csv(good).assign(**{CATEGORY.name: "not-a-known-category"}).to_csv(bad, index=False)
     result = invoke("predict", str(bad))
     assert result.exit_code == 1
-    assert f"column '{category.name}'" in result.output
+    assert f"column '{CATEGORY.name}'" in result.output
 
 
 def test_register_records_the_outcome_a_release_deploys(project: Path) -> None:

@@ -20,7 +20,6 @@ from {{ cookiecutter.package_name }}.core.schemas import (
     NUMERIC_FEATURES,
     TARGET,
     Curated,
-    input_contract,
 )
 from {{ cookiecutter.package_name }}.core.settings import (
     Settings,
@@ -38,7 +37,7 @@ from {{ cookiecutter.package_name }}.data.prepare import (
     read_curated,
 )
 
-CONTRACT = input_contract()
+from .conftest import CONTRACT
 
 
 def run_prepare(settings: Settings, seed: int | None = None) -> Prepared:

@@ -24,7 +24,6 @@ from {{ cookiecutter.package_name }}.core.contract import (
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
     TARGET,
-    input_contract,
 )
 from {{ cookiecutter.package_name }}.core.settings import (
     ServingSettings,
@@ -34,12 +33,9 @@ from {{ cookiecutter.package_name }}.serving.app import (
     create_app,
 )
 
-from .conftest import Champion
+from .conftest import CATEGORY, CONTRACT, NUMBER, Champion
 from .servers import Client, served_in_thread
 
-CONTRACT = input_contract()
-NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
-CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
 BOUNDED = next((f for f in CONTRACT.features if f.maximum is not None), NUMBER)
 JSON_TYPE = "application/json"
 Request = tuple[bytes, str | None]  # body, Content-Type

@@ -24,7 +24,6 @@ from {{ cookiecutter.package_name }}.core.predictor import (
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
     TARGET,
-    input_contract,
 )
 from {{ cookiecutter.package_name }}.core.settings import (
     Settings,
@@ -54,9 +53,7 @@ from {{ cookiecutter.package_name }}.training.train import (
     train,
 )
 
-from .conftest import Champion
-
-CONTRACT = input_contract()
+from .conftest import CONTRACT, Champion
 
 
 @pytest.fixture(scope="module")

@@ -29,19 +29,15 @@ from {{ cookiecutter.package_name }}.core.contract import (
 )
 from {{ cookiecutter.package_name }}.core.schemas import (
     FEATURES,
-    input_contract,
 )
 from {{ cookiecutter.package_name }}.core.tracking import (
     load_model,
 )
 
-from .conftest import Champion
+from .conftest import CATEGORY, CONTRACT, NUMBER, Champion
 from .servers import PACKAGE, Client, free_port, serving
 
 SMOKE_REQUEST = Path(__file__).parents[1] / "azureml" / "smoke-request.json"
-CONTRACT = input_contract()
-NUMBER = next(f for f in CONTRACT.features if f.kind == "number")
-CATEGORY = next(f for f in CONTRACT.features if f.kind == "category")
 BOUNDED = next((f for f in CONTRACT.features if f.minimum is not None), None)
 REQUEST_TIMEOUT = 1.0  # SERVING_REQUEST_TIMEOUT of the server under test
 
